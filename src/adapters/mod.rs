@@ -1,0 +1,4 @@
+//! The SDK-backed implementations of `crate::ports`.
+
+pub mod config;
+pub mod iam;

@@ -1,0 +1,319 @@
+//! Event intake: turns an invocation payload into either a user to remediate or the reason
+//! there is nothing to do. A payload that is not a well-formed EventBridge event is an error
+//! that names the offending field; a well-formed event we do not act on is not an error.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde::Deserialize;
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::settings::Settings;
+
+const CONFIG_SOURCE: &str = "aws.config";
+const COMPLIANCE_CHANGE: &str = "Config Rules Compliance Change";
+const IAM_USER: &str = "AWS::IAM::User";
+const NON_COMPLIANT: &str = "NON_COMPLIANT";
+
+/// What the payload asks of us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intake {
+    /// A NON_COMPLIANT evaluation of an IAM user by one of our rules.
+    Remediate(ComplianceTarget),
+    /// A well-formed event that needs no action, and why.
+    Ignore {
+        account: Option<String>,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceTarget {
+    /// The IAM UserId (`AIDA…`), which Config reports as the resource id.
+    pub user_id: String,
+    pub account: Option<String>,
+    pub rule_name: String,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum IntakeError {
+    #[error("malformed event: {path}: {message}")]
+    Malformed { path: String, message: String },
+}
+
+/// The parts of a Config compliance-change `detail` we rely on. Everything else
+/// (`oldEvaluationResult`, `evaluationMode`, `annotation`, `resultToken`, …) may be
+/// missing or null: events from before 2023 carry no `evaluationMode`, for one.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ComplianceChangeDetail {
+    resource_id: String,
+    resource_type: String,
+    config_rule_name: String,
+    new_evaluation_result: EvaluationResult,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EvaluationResult {
+    compliance_type: String,
+}
+
+/// Classifies one payload. Makes no AWS call.
+pub fn classify(payload: Value, settings: &Settings) -> Result<Intake, IntakeError> {
+    let event: EventBridgeEvent<Value> = parse(payload, "")?;
+    let account = event.account.clone();
+    let ignore = |reason: String| {
+        Ok(Intake::Ignore {
+            account: account.clone(),
+            reason,
+        })
+    };
+
+    if event.source != CONFIG_SOURCE || event.detail_type != COMPLIANCE_CHANGE {
+        return ignore(format!(
+            "not a Config compliance change (source {:?}, detail-type {:?})",
+            event.source, event.detail_type
+        ));
+    }
+
+    let detail: ComplianceChangeDetail = parse(event.detail, "detail.")?;
+    if !settings.rule_names.contains(&detail.config_rule_name) {
+        return ignore(format!(
+            "rule {:?} is not in RULE_NAMES ({})",
+            detail.config_rule_name,
+            settings.rule_names.join(",")
+        ));
+    }
+    if detail.resource_type != IAM_USER {
+        return ignore(format!(
+            "resource type {:?} is not {IAM_USER}",
+            detail.resource_type
+        ));
+    }
+    let compliance = detail.new_evaluation_result.compliance_type;
+    if compliance != NON_COMPLIANT {
+        return ignore(format!(
+            "compliance type is {compliance:?}, not {NON_COMPLIANT}"
+        ));
+    }
+    if !is_user_id(&detail.resource_id) {
+        return Err(IntakeError::Malformed {
+            path: "detail.resourceId".to_owned(),
+            message: format!(
+                "{:?} is not an IAM UserId (letters and digits, 1 to 128 of them)",
+                detail.resource_id
+            ),
+        });
+    }
+
+    Ok(Intake::Remediate(ComplianceTarget {
+        user_id: detail.resource_id,
+        account,
+        rule_name: detail.config_rule_name,
+    }))
+}
+
+/// Deserializes `value`, naming the failing field by its path from the payload's root.
+fn parse<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, IntakeError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let message = error.inner().to_string();
+        let mut segments: Vec<String> = prefix
+            .split('.')
+            .filter(|segment| !segment.is_empty())
+            .map(str::to_owned)
+            .collect();
+        segments.extend(error.path().iter().map(ToString::to_string));
+        // serde reports a missing field against its parent; name the field itself.
+        if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            segments.push(field.to_owned());
+        }
+        let path = if segments.is_empty() {
+            "event".to_owned()
+        } else {
+            segments.join(".")
+        };
+        IntakeError::Malformed { path, message }
+    })
+}
+
+/// IAM UserIds are opaque alphanumerics (real ones start `AIDA`; emulators' need not).
+fn is_user_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(detail: Value) -> Value {
+        json!({
+            "version": "0",
+            "id": "9d2a2b7c-0d5e-4bd5-8a35-7c1f2d0e5a11",
+            "detail-type": "Config Rules Compliance Change",
+            "source": "aws.config",
+            "account": "123456789012",
+            "time": "2026-11-20T09:14:03Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": detail
+        })
+    }
+
+    fn detail() -> Value {
+        json!({
+            "resourceId": "AIDAEXAMPLEALICE0001",
+            "awsRegion": "us-east-1",
+            "awsAccountId": "123456789012",
+            "configRuleName": "access-keys-rotated",
+            "recordVersion": "1.0",
+            "configRuleARN": "arn:aws:config:us-east-1:123456789012:config-rule/config-rule-abc123",
+            "messageType": "ComplianceChangeNotification",
+            "newEvaluationResult": { "complianceType": "NON_COMPLIANT", "annotation": null },
+            "oldEvaluationResult": null,
+            "resourceType": "AWS::IAM::User"
+        })
+    }
+
+    fn with(mut value: Value, pointer: &str, replacement: Value) -> Value {
+        *value.pointer_mut(pointer).expect("pointer exists") = replacement;
+        value
+    }
+
+    fn without(mut value: Value, parent: &str, field: &str) -> Value {
+        value
+            .pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .expect("parent is an object")
+            .remove(field);
+        value
+    }
+
+    #[test]
+    fn a_non_compliant_user_evaluation_is_remediated() {
+        let intake = classify(event(detail()), &Settings::default()).unwrap();
+        assert_eq!(
+            intake,
+            Intake::Remediate(ComplianceTarget {
+                user_id: "AIDAEXAMPLEALICE0001".into(),
+                account: Some("123456789012".into()),
+                rule_name: "access-keys-rotated".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn well_formed_events_we_do_not_act_on_are_ignored_with_a_reason() {
+        let cases = [
+            (
+                with(event(detail()), "/source", json!("aws.events")),
+                "not a Config compliance change",
+            ),
+            (
+                with(
+                    event(detail()),
+                    "/detail/configRuleName",
+                    json!("s3-bucket-logging"),
+                ),
+                "not in RULE_NAMES",
+            ),
+            (
+                with(
+                    event(detail()),
+                    "/detail/resourceType",
+                    json!("AWS::IAM::Role"),
+                ),
+                "is not AWS::IAM::User",
+            ),
+            (
+                with(
+                    event(detail()),
+                    "/detail/newEvaluationResult/complianceType",
+                    json!("COMPLIANT"),
+                ),
+                "not NON_COMPLIANT",
+            ),
+        ];
+        for (payload, expected) in cases {
+            match classify(payload, &Settings::default()).unwrap() {
+                Intake::Ignore { reason, account } => {
+                    assert!(reason.contains(expected), "{reason:?} lacks {expected:?}");
+                    assert_eq!(account.as_deref(), Some("123456789012"));
+                }
+                other => panic!("expected Ignore for {expected}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_scheduled_event_is_not_mistaken_for_a_compliance_change() {
+        let scheduled = json!({
+            "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-11-20T00:00:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/sweep"], "detail": {}
+        });
+        assert!(matches!(
+            classify(scheduled, &Settings::default()),
+            Ok(Intake::Ignore { .. })
+        ));
+    }
+
+    #[test]
+    fn optional_fields_may_be_missing_or_null() {
+        let sparse = without(
+            without(event(detail()), "/detail", "oldEvaluationResult"),
+            "",
+            "resources",
+        );
+        let sparse = without(sparse, "/detail/newEvaluationResult", "annotation");
+        assert!(matches!(
+            classify(sparse, &Settings::default()),
+            Ok(Intake::Remediate(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_payloads_name_the_field_that_is_wrong() {
+        let cases = [
+            (json!("just a string"), "event"),
+            (without(event(detail()), "", "detail"), "detail"),
+            (without(event(detail()), "", "detail-type"), "detail-type"),
+            (
+                without(event(detail()), "/detail", "resourceId"),
+                "detail.resourceId",
+            ),
+            (
+                with(event(detail()), "/detail/resourceId", json!(42)),
+                "detail.resourceId",
+            ),
+            (
+                with(event(detail()), "/detail/resourceId", json!("")),
+                "detail.resourceId",
+            ),
+            (
+                with(event(detail()), "/detail/resourceId", json!("AIDA/../x")),
+                "detail.resourceId",
+            ),
+            (
+                with(event(detail()), "/detail/newEvaluationResult", json!(null)),
+                "detail.newEvaluationResult",
+            ),
+        ];
+        for (payload, path) in cases {
+            let error = classify(payload, &Settings::default()).unwrap_err();
+            let IntakeError::Malformed { path: got, message } = &error;
+            assert_eq!(got, path, "{error}");
+            assert!(!message.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_missing_resource_id_is_named_in_the_message() {
+        let payload = without(event(detail()), "/detail", "resourceId");
+        let error = classify(payload, &Settings::default()).unwrap_err();
+        assert!(error.to_string().contains("resourceId"), "{error}");
+    }
+}

@@ -1,0 +1,43 @@
+//! access-key-remediator: acts on AWS Config `access-keys-rotated` NON_COMPLIANT events by
+//! deactivating over-age IAM access keys and, after a recorded grace period of inactivity,
+//! deleting them.
+//!
+//! Layout: `domain::policy` decides (pure), `intake` reads events, `ports` names the AWS
+//! calls and `adapters` makes them, `handler` wires one invocation together.
+
+pub mod adapters;
+pub mod domain;
+pub mod handler;
+pub mod intake;
+pub mod ports;
+pub mod report;
+pub mod settings;
+
+use aws_config::SdkConfig;
+
+use crate::adapters::config::AwsConfigInventory;
+use crate::adapters::iam::AwsIam;
+use crate::handler::Remediator;
+use crate::settings::{Settings, SettingsError};
+
+/// The remediator as deployed: IAM and Config through the AWS SDK.
+pub type AwsRemediator = Remediator<AwsIam, AwsConfigInventory>;
+
+impl AwsRemediator {
+    /// Builds the SDK clients once, from a shared SDK configuration.
+    pub fn from_sdk_config(settings: Settings, sdk: &SdkConfig) -> Self {
+        Remediator::new(
+            settings,
+            AwsIam::new(aws_sdk_iam::Client::new(sdk)),
+            AwsConfigInventory::new(aws_sdk_config::Client::new(sdk)),
+        )
+    }
+
+    /// What a cold start does: settings from the environment, then the SDK's default chain
+    /// (which honours AWS_ENDPOINT_URL, AWS_REGION, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE).
+    pub async fn from_env() -> Result<Self, SettingsError> {
+        let settings = Settings::from_env()?;
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Ok(Self::from_sdk_config(settings, &sdk))
+    }
+}
