@@ -1,0 +1,215 @@
+"""Local AWS for tests, the demo and benchmarks: moto's server, run in this process so that
+it can also set what the real APIs cannot, such as a key's creation date or a fixed UserId.
+
+    python emulator.py [--port 0] [--seed FILE] [--control]
+
+Prints `READY http://127.0.0.1:PORT` once it serves. With --control it reads one JSON
+command per line on stdin, answers one JSON line on stdout, and exits at end of input, so a
+test that dies takes its emulator with it. Commands:
+
+    {"op": "seed", "users": [USER, ...], "fillerUsers": N}
+        USER: {"name", "path"?, "userId"?, "tags"?: {k: v}, "exemptUntil"?,
+               "keys"?: [{"ageDays", "status"?, "lastUsedDaysAgo"?, "markerDaysAgo"?}]}
+        answers {"users": {name: {"userId", "keys": [accessKeyId, ...]}}}
+    {"op": "backdate", "accessKeyId", "ageDays", "lastUsedDaysAgo"?}
+    {"op": "set_user_id", "userName", "userId"}
+    {"op": "calls"}
+        answers {"calls": {Action: count}}: every AWS API call served since start, counted
+        at the server, so a test can prove what the function did and did not call.
+    {"op": "shutdown"}
+
+Everything else goes through moto's normal HTTP API, exactly as AWS would be called.
+"""
+
+import argparse
+import io
+import json
+import signal
+import sys
+import threading
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.iam.models import AccessKeyLastUsed, iam_backends
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+# Must equal the function's marker: domain::policy::MARKER_PREFIX and marker_tag_value.
+MARKER_PREFIX = "access-key-remediator:deactivated:"
+MARKER_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class CallCounter:
+    """WSGI middleware counting each request by its API action (awsQuery `Action=` for IAM
+    and STS, the `X-Amz-Target` operation for JSON services such as Config)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.calls = Counter()
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        action = None
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            action = target.rsplit(".", 1)[-1]
+        else:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            query = parse_qs(environ.get("QUERY_STRING", "")) | parse_qs(body.decode("utf-8", "replace"))
+            action = (query.get("Action") or [None])[0]
+        if action:
+            with self.lock:
+                self.calls[action] += 1
+        return self.app(environ, start_response)
+
+    def snapshot(self):
+        with self.lock:
+            return dict(self.calls)
+
+
+COUNTER = None
+
+
+class QuietRequestHandler(MotoRequestHandler):
+    """Werkzeug logs every request to stderr; tests and benchmarks make thousands."""
+
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+def iam():
+    return iam_backends[DEFAULT_ACCOUNT_ID]["global"]
+
+
+def now():
+    # moto stores naive UTC datetimes.
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def days_ago(days):
+    return now() - timedelta(days=days)
+
+
+def find_key(access_key_id):
+    for user in iam().users.values():
+        for key in user.access_keys:
+            if key.access_key_id == access_key_id:
+                return user, key
+    raise KeyError(f"no access key {access_key_id}")
+
+
+def backdate(access_key_id, age_days, last_used_days_ago=None):
+    user, key = find_key(access_key_id)
+    key.create_date = days_ago(age_days)
+    user.create_date = min(user.create_date, key.create_date)
+    if last_used_days_ago is not None:
+        key.last_used = AccessKeyLastUsed(days_ago(last_used_days_ago), "iam", "us-east-1")
+
+
+def set_user_id(user_name, user_id):
+    backend = iam()
+    backend.get_user(user_name).id = user_id
+
+
+def seed_user(spec):
+    backend = iam()
+    name = spec["name"]
+    tags = dict(spec.get("tags", {}))
+    user = backend.create_user(
+        "us-east-1",
+        name,
+        path=spec.get("path", "/"),
+        tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )
+    if "userId" in spec:
+        user.id = spec["userId"]
+    key_ids = []
+    for key_spec in spec.get("keys", []):
+        key = backend.create_access_key(name, status=key_spec.get("status", "Active"))
+        backdate(key.access_key_id, key_spec["ageDays"], key_spec.get("lastUsedDaysAgo"))
+        if "markerDaysAgo" in key_spec:
+            marker = days_ago(key_spec["markerDaysAgo"]).strftime(MARKER_FORMAT)
+            backend.tag_user(name, [{"Key": MARKER_PREFIX + key.access_key_id, "Value": marker}])
+        key_ids.append(key.access_key_id)
+    return {"userId": user.id, "keys": key_ids}
+
+
+def seed(spec):
+    users = {user["name"]: seed_user(user) for user in spec.get("users", [])}
+    for n in range(spec.get("fillerUsers", 0)):
+        # Young keys: filler users are there to make the account big, not to be remediated.
+        seed_user({"name": f"filler-{n:05d}", "path": "/filler/", "keys": [{"ageDays": n % 60}]})
+    return {"users": users}
+
+
+def handle(command):
+    op = command.get("op")
+    if op == "seed":
+        return seed(command)
+    if op == "backdate":
+        backdate(command["accessKeyId"], command["ageDays"], command.get("lastUsedDaysAgo"))
+        return {}
+    if op == "calls":
+        return {"calls": COUNTER.snapshot()}
+    if op == "set_user_id":
+        set_user_id(command["userName"], command["userId"])
+        return {}
+    raise ValueError(f"unknown op {op!r}")
+
+
+def serve_commands(stop):
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            command = json.loads(line)
+            if command.get("op") == "shutdown":
+                break
+            reply = {"ok": True, **handle(command)}
+        except Exception as error:  # the test reads the message
+            reply = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+        print(json.dumps(reply), flush=True)
+    stop.set()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--seed", help="a JSON file in the seed command's shape")
+    parser.add_argument("--control", action="store_true", help="read commands on stdin")
+    args = parser.parse_args()
+
+    global COUNTER
+    COUNTER = CallCounter(DomainDispatcherApplication(create_backend_app))
+    server = make_server(
+        args.host, args.port, COUNTER, threaded=True, request_handler=QuietRequestHandler
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address[:2]
+    if args.seed:
+        with open(args.seed) as f:
+            result = seed(json.load(f))
+        print(json.dumps({"seeded": result}), file=sys.stderr, flush=True)
+    print(f"READY http://{host}:{port}", flush=True)
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    if args.control:
+        threading.Thread(target=serve_commands, args=(stop,), daemon=True).start()
+    stop.wait()
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+//! A local AWS for end-to-end tests: moto, started by the test itself in a child process
+//! (tests/emulator/emulator.py), seeded and back-dated through its control channel, and
+//! called by the function through the real SDK HTTP stack.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use access_key_remediator::AwsRemediator;
+use access_key_remediator::settings::Settings;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_iam::config::Credentials;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+
+pub struct Emulator {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    pub endpoint: String,
+    sdk: SdkConfig,
+}
+
+fn python() -> PathBuf {
+    if let Ok(python) = std::env::var("EMULATOR_PYTHON") {
+        return python.into();
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "{} is missing: run `make test`, which creates the venv with the pinned moto",
+        venv.display()
+    );
+    venv
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/emulator/emulator.py");
+        let mut child = Command::new(python())
+            .arg(&script)
+            .arg("--control")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the moto emulator");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut ready = String::new();
+        stdout
+            .read_line(&mut ready)
+            .expect("read the emulator's READY line");
+        let endpoint = ready
+            .trim()
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("emulator did not start: {ready:?}"))
+            .to_owned();
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&endpoint)
+            .credentials_provider(aws_sdk_iam::config::SharedCredentialsProvider::new(
+                Credentials::for_tests(),
+            ))
+            .build();
+        Emulator {
+            child,
+            stdin,
+            stdout,
+            endpoint,
+            sdk,
+        }
+    }
+
+    /// Sends one control command and returns its answer; panics on an emulator error.
+    pub fn command(&mut self, command: Value) -> Value {
+        writeln!(self.stdin, "{command}").expect("write to the emulator");
+        self.stdin.flush().expect("flush to the emulator");
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("read the emulator's answer");
+        let answer: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("emulator answered {line:?}: {e}"));
+        assert_eq!(
+            answer["ok"],
+            json!(true),
+            "emulator refused {command}: {answer}"
+        );
+        answer
+    }
+
+    /// Seeds users (see emulator.py for the shape); returns name → (UserId, key ids).
+    pub fn seed(&mut self, users: Value) -> BTreeMap<String, SeededUser> {
+        let answer = self.command(json!({ "op": "seed", "users": users }));
+        answer["users"]
+            .as_object()
+            .expect("users map")
+            .iter()
+            .map(|(name, seeded)| {
+                let user = SeededUser {
+                    user_id: seeded["userId"].as_str().unwrap().to_owned(),
+                    keys: seeded["keys"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|k| k.as_str().unwrap().to_owned())
+                        .collect(),
+                };
+                (name.clone(), user)
+            })
+            .collect()
+    }
+
+    /// API calls served since the emulator started, by action, counted at the server.
+    pub fn calls(&mut self) -> BTreeMap<String, u64> {
+        let answer = self.command(json!({ "op": "calls" }));
+        serde_json::from_value(answer["calls"].clone()).expect("calls map")
+    }
+
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk)
+    }
+
+    pub fn remediator(&self, settings: Settings) -> AwsRemediator {
+        AwsRemediator::from_sdk_config(settings, &self.sdk)
+    }
+
+    /// Key id → status ("Active"/"Inactive"), read back through IAM.
+    pub async fn key_states(&self, user_name: &str) -> BTreeMap<String, String> {
+        let out = self
+            .iam()
+            .list_access_keys()
+            .user_name(user_name)
+            .send()
+            .await
+            .expect("ListAccessKeys");
+        out.access_key_metadata()
+            .iter()
+            .map(|k| {
+                (
+                    k.access_key_id().unwrap().to_owned(),
+                    k.status().unwrap().as_str().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn tags(&self, user_name: &str) -> BTreeMap<String, String> {
+        let out = self
+            .iam()
+            .list_user_tags()
+            .user_name(user_name)
+            .send()
+            .await
+            .expect("ListUserTags");
+        out.tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SeededUser {
+    pub user_id: String,
+    pub keys: Vec<String>,
+}
+
+/// An EventBridge "Config Rules Compliance Change" payload, as the files in events/ are.
+pub fn compliance_event(user_id: &str) -> Value {
+    let mut event = fixture("non-compliant-alice.json");
+    event["detail"]["resourceId"] = json!(user_id);
+    event
+}
+
+pub fn fixture(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn invocation(payload: Value) -> LambdaEvent<Value> {
+    LambdaEvent::new(payload, Context::default())
+}
+
+/// IAM actions that change something.
+pub const IAM_WRITES: [&str; 4] = ["UpdateAccessKey", "DeleteAccessKey", "TagUser", "UntagUser"];
+
+pub fn writes(calls: &BTreeMap<String, u64>) -> u64 {
+    IAM_WRITES.iter().filter_map(|w| calls.get(*w)).sum()
+}
