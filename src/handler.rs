@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use aws_smithy_types::error::display::DisplayErrorContext;
 use futures::future::try_join_all;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -65,7 +64,7 @@ impl From<HandlerError> for Diagnostic {
         };
         Diagnostic {
             error_type: error_type.to_owned(),
-            error_message: DisplayErrorContext(&error).to_string(),
+            error_message: error_chain(&error),
         }
     }
 }
@@ -78,7 +77,7 @@ pub async fn handle<I: IamDirectory, C: UserInventory>(
     let result = remediator.handle_payload(event.payload).await;
     match &result {
         Ok(report) => log_summary(report),
-        Err(error) => tracing::error!(error = %DisplayErrorContext(error), "invocation failed"),
+        Err(error) => tracing::error!(error = %error_chain(error), "invocation failed"),
     }
     result
 }
@@ -171,7 +170,7 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
             Ok(None) => info!(user_id, "Config has no record of the user; scanning IAM"),
             Err(error) => warn!(
                 user_id,
-                error = %DisplayErrorContext(&error),
+                error = %error_chain(&error),
                 "Config lookup failed; scanning IAM"
             ),
         }
@@ -217,7 +216,7 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
                         "{}; {:?} failed: {}",
                         decision.reason,
                         decision.verdict,
-                        DisplayErrorContext(&error)
+                        error_chain(&error)
                     );
                     failures.push(error);
                     (Action::Failed, reason)
@@ -348,6 +347,18 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
             }
         }
     }
+}
+
+/// An error and its sources, outermost first: "IAM TagUser failed: service error: …".
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn log_summary(report: &Report) {

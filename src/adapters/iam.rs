@@ -128,10 +128,19 @@ impl IamDirectory for AwsIam {
         let keys = items
             .into_iter()
             .filter_map(|key| {
+                let (Some(id), Some(created)) = (key.access_key_id(), key.create_date()) else {
+                    // IAM always sends both; a key without them cannot be judged, so say so.
+                    tracing::warn!(
+                        user = user_name,
+                        ?key,
+                        "access key without id or creation date; skipped"
+                    );
+                    return None;
+                };
                 Some(AccessKey {
-                    access_key_id: key.access_key_id()?.to_owned(),
+                    access_key_id: id.to_owned(),
                     status: key_status(key.status()),
-                    created: to_offset(key.create_date()?),
+                    created: to_offset(created),
                     last_used: None,
                 })
             })

@@ -343,6 +343,14 @@ fn decide_inactive(
             "marker value {marker:?} is not an RFC 3339 instant"
         ));
     };
+    if deactivated_at < key.created {
+        // A marker older than its key cannot record this key's deactivation (a hand-made
+        // or copied tag): trusting it would delete a key nobody watched go unused.
+        return restart(format!(
+            "marker's {} is before the key was created",
+            format_instant(deactivated_at)
+        ));
+    }
     if let Some(last_used) = key.last_used
         && last_used > deactivated_at
     {

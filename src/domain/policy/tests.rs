@@ -121,6 +121,13 @@ fn each_branch_of_the_key_lifecycle_gives_its_verdict() {
             expect: Verdict::Mark,
         },
         Row {
+            rule: "a marker older than its key restarts the grace clock",
+            key: key(KeyStatus::Inactive, 100, None),
+            tags: with_marker(200),
+            settings: delete.clone(),
+            expect: Verdict::Mark,
+        },
+        Row {
             rule: "an unreadable marker restarts the grace clock",
             key: key(KeyStatus::Inactive, 120, None),
             tags: tags(&[(&marker_tag_key(KEY), "last tuesday")]),
@@ -206,7 +213,7 @@ fn each_branch_of_the_key_lifecycle_gives_its_verdict() {
         },
         Row {
             rule: "deactivate mode never deletes, even past the grace period",
-            key: key(KeyStatus::Inactive, 120, None),
+            key: key(KeyStatus::Inactive, 220, None),
             tags: with_marker(200),
             settings: settings(Mode::Deactivate),
             expect: Verdict::Leave(Action::Pending),

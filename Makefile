@@ -1,0 +1,62 @@
+# Every target installs what it needs: a project-local .venv with pinned moto, cargo-lambda,
+# ziglang and cfn-lint (tests/emulator/requirements.txt, constraints.txt).
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+FUNCTION := access-key-remediator
+BOOTSTRAP := target/lambda/$(FUNCTION)/bootstrap
+EMULATOR_PORT ?= 5055
+EVENT ?= events/non-compliant-alice.json
+
+.PHONY: help venv build build-arm64 test lint demo emulator invoke clean
+
+help:
+	@echo "make demo        run the function on a seeded local AWS emulator and show what it did"
+	@echo "make test        run every test (policy, adapters, end to end against moto)"
+	@echo "make lint        rustfmt, clippy -D warnings, cfn-lint"
+	@echo "make build       release build for Lambda (cargo lambda, host architecture)"
+	@echo "make build-arm64 release build for Lambda on arm64 (Graviton), as template.yaml deploys"
+	@echo "make emulator    start the seeded emulator on 127.0.0.1:$(EMULATOR_PORT) until Ctrl-C"
+	@echo "make invoke EVENT=events/....json   invoke a function started with 'cargo lambda watch'"
+	@echo "make clean       remove build output and the venv"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: tests/emulator/requirements.txt tests/emulator/constraints.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check \
+		-r tests/emulator/requirements.txt -c tests/emulator/constraints.txt
+	touch $@
+
+build: venv
+	cargo lambda build --release --output-format zip
+	cargo lambda build --release
+
+build-arm64: venv
+	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || \
+		rustup target add aarch64-unknown-linux-gnu
+	cargo lambda build --release --arm64 --output-format zip
+
+test: venv
+	cargo test --all-targets
+	cargo test --doc
+
+lint: venv
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cfn-lint template.yaml
+
+demo: venv build
+	tests/emulator/demo.sh $(BOOTSTRAP)
+
+emulator: venv
+	$(PYTHON) tests/emulator/emulator.py --port $(EMULATOR_PORT) --seed tests/emulator/demo-account.json
+
+invoke: venv
+	cargo lambda invoke $(FUNCTION) --data-file $(EVENT)
+
+clean:
+	cargo clean
+	rm -rf $(VENV)

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# `make demo`: runs the release function against a seeded local AWS and shows what it did.
+#   1. moto, seeded from tests/emulator/demo-account.json (alice, bob, carol, 300 fillers);
+#   2. cargo lambda's runtime API emulator (`watch --only-lambda-apis`) and the release
+#      bootstrap polling it, exactly as Lambda runs it;
+#   3. every payload in events/, sent with `cargo lambda invoke`;
+#   4. the key states before and after, and the function's peak RSS.
+# Everything it starts is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+BOOTSTRAP=${1:-target/lambda/access-key-remediator/bootstrap}
+EMULATOR_PORT=${EMULATOR_PORT:-5055}
+RUNTIME_PORT=${RUNTIME_PORT:-9055}
+ENDPOINT="http://127.0.0.1:${EMULATOR_PORT}"
+LOG_DIR=$(mktemp -d)
+PIDS=()
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+wait_for() { # wait_for FILE PATTERN WHAT
+    for _ in $(seq 1 100); do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 0.2
+    done
+    echo "timed out waiting for $3; its log:" >&2
+    cat "$1" >&2
+    exit 1
+}
+
+heading() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+heading "Starting the local AWS emulator (moto) on $ENDPOINT, seeded with the demo account"
+.venv/bin/python tests/emulator/emulator.py --port "$EMULATOR_PORT" \
+    --seed tests/emulator/demo-account.json >"$LOG_DIR/emulator.log" 2>&1 &
+PIDS+=($!)
+wait_for "$LOG_DIR/emulator.log" READY "the emulator"
+
+heading "Key states before"
+.venv/bin/python tests/emulator/show_keys.py "$ENDPOINT" alice bob carol
+
+heading "Starting the Lambda runtime API (cargo lambda watch --only-lambda-apis) and the release bootstrap"
+cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 --invoke-port "$RUNTIME_PORT" \
+    >"$LOG_DIR/watch.log" 2>&1 &
+PIDS+=($!)
+sleep 1
+for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$RUNTIME_PORT") 2>/dev/null && break
+    sleep 0.2
+done
+
+env AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:${RUNTIME_PORT}/.rt" \
+    AWS_LAMBDA_FUNCTION_NAME=_ AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 \
+    AWS_ENDPOINT_URL="$ENDPOINT" AWS_REGION=us-east-1 \
+    AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo \
+    REMEDIATION_MODE=delete MAX_KEY_AGE_DAYS=90 DELETE_AFTER_INACTIVE_DAYS=14 \
+    "$BOOTSTRAP" >"$LOG_DIR/function.log" 2>&1 &
+FUNCTION_PID=$!
+PIDS+=("$FUNCTION_PID")
+
+for event in \
+    events/non-compliant-alice.json \
+    events/non-compliant-alice.json \
+    events/non-compliant-bob-exempt.json \
+    events/non-compliant-carol-legacy.json \
+    events/non-compliant-deleted-user.json \
+    events/compliant-alice.json \
+    events/other-rule.json \
+    events/non-user-resource.json \
+    events/malformed-missing-resource-id.json; do
+    heading "Invoking with $event"
+    cargo lambda invoke _ --invoke-address 127.0.0.1 --invoke-port "$RUNTIME_PORT" \
+        --data-file "$event" 2>&1 | grep -v -e 'Was this behavior unexpected' -e 'Start a thread in' \
+        | .venv/bin/python tests/emulator/show_report.py || true
+done
+
+heading "Key states after"
+.venv/bin/python tests/emulator/show_keys.py "$ENDPOINT" alice bob carol
+
+heading "Function process"
+grep -E 'VmHWM' "/proc/$FUNCTION_PID/status" | sed 's/VmHWM:/peak RSS (VmHWM):/'
+echo "function log: $LOG_DIR/function.log ($(wc -l <"$LOG_DIR/function.log") lines)"

@@ -1,0 +1,838 @@
+//! Layer-2 tests of the IAM adapter: `AwsIam` through the `IamDirectory` port, against a real
+//! `aws_sdk_iam::Client` whose transport is `aws-smithy-mocks`. Where it matters (errors,
+//! retries, status strings, dates) the mock answers with IAM's own awsQuery XML, so the SDK's
+//! real deserializer and retry classifier are in the loop.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use access_key_remediator::adapters::iam::AwsIam;
+use access_key_remediator::domain::policy::{AccessKey, KeyStatus};
+use access_key_remediator::ports::{AwsError, IamDirectory, IamUser, WriteOutcome};
+use aws_sdk_iam::Client;
+use aws_sdk_iam::error::{ErrorMetadata, ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::operation::delete_access_key::{DeleteAccessKeyError, DeleteAccessKeyOutput};
+use aws_sdk_iam::operation::list_access_keys::ListAccessKeysInput;
+use aws_sdk_iam::operation::list_user_tags::{ListUserTagsInput, ListUserTagsOutput};
+use aws_sdk_iam::operation::list_users::{ListUsersInput, ListUsersOutput};
+use aws_sdk_iam::operation::tag_user::{TagUserInput, TagUserOutput};
+use aws_sdk_iam::operation::untag_user::{UntagUserInput, UntagUserOutput};
+use aws_sdk_iam::operation::update_access_key::{
+    UpdateAccessKeyError, UpdateAccessKeyInput, UpdateAccessKeyOutput,
+};
+use aws_sdk_iam::types::error::NoSuchEntityException;
+use aws_sdk_iam::types::{StatusType, Tag, User};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_types::retry::RetryConfig;
+use time::macros::datetime;
+
+// ---------------------------------------------------------------------------------------------
+// Clients and canned IAM responses
+// ---------------------------------------------------------------------------------------------
+
+/// Three attempts in all, with millisecond backoff so retry tests stay fast.
+fn three_quick_attempts() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_millis(5))
+}
+
+/// An adapter whose client answers from `rules`, in order.
+fn iam(rules: &[&Rule]) -> AwsIam {
+    iam_with_mode(RuleMode::Sequential, rules)
+}
+
+fn iam_with_mode(mode: RuleMode, rules: &[&Rule]) -> AwsIam {
+    AwsIam::new(mock_client!(aws_sdk_iam, mode, rules, |config| {
+        config.retry_config(three_quick_attempts())
+    }))
+}
+
+/// A shared log of the inputs a rule was asked to answer, filled in by its matcher.
+fn request_log<T>() -> Arc<Mutex<Vec<T>>> {
+    Arc::new(Mutex::new(Vec::new()))
+}
+
+/// IAM's awsQuery error document, exactly as IAM sends it.
+fn iam_error_xml(kind: &str, code: &str, message: &str) -> String {
+    format!(
+        r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <Error>
+    <Type>{kind}</Type>
+    <Code>{code}</Code>
+    <Message>{message}</Message>
+  </Error>
+  <RequestId>8f0e5e3c-4b3a-4d39-9b8e-1f2a3b4c5d6e</RequestId>
+</ErrorResponse>"#
+    )
+}
+
+fn no_such_user_xml(user_name: &str) -> String {
+    iam_error_xml(
+        "Sender",
+        "NoSuchEntity",
+        &format!("The user with name {user_name} cannot be found."),
+    )
+}
+
+fn no_such_key_xml(access_key_id: &str) -> String {
+    iam_error_xml(
+        "Sender",
+        "NoSuchEntity",
+        &format!("The Access Key with id {access_key_id} cannot be found."),
+    )
+}
+
+fn throttling_xml() -> String {
+    iam_error_xml("Sender", "Throttling", "Rate exceeded")
+}
+
+fn access_denied_xml(action: &str, user_name: &str) -> String {
+    iam_error_xml(
+        "Sender",
+        "AccessDenied",
+        &format!(
+            "User: arn:aws:sts::123456789012:assumed-role/access-key-remediator/fn is not \
+             authorized to perform: iam:{action} on resource: user {user_name} because no \
+             identity-based policy allows the iam:{action} action"
+        ),
+    )
+}
+
+fn iam_user(user_name: &str, user_id: &str) -> User {
+    User::builder()
+        .path("/")
+        .user_name(user_name)
+        .user_id(user_id)
+        .arn(format!("arn:aws:iam::123456789012:user/{user_name}"))
+        .create_date(aws_smithy_types::DateTime::from_secs(1_600_000_000))
+        .build()
+        .expect("every required User field is set")
+}
+
+/// One ListUsers page; `next_marker` set means "truncated, ask again with this Marker".
+fn list_users_page(users: &[(&str, &str)], next_marker: Option<&str>) -> ListUsersOutput {
+    ListUsersOutput::builder()
+        .set_users(Some(
+            users.iter().map(|(name, id)| iam_user(name, id)).collect(),
+        ))
+        .is_truncated(next_marker.is_some())
+        .set_marker(next_marker.map(str::to_owned))
+        .build()
+        .expect("users is set")
+}
+
+fn tags_page(tags: &[(&str, &str)], next_marker: Option<&str>) -> ListUserTagsOutput {
+    ListUserTagsOutput::builder()
+        .set_tags(Some(
+            tags.iter()
+                .map(|(key, value)| {
+                    Tag::builder()
+                        .key(*key)
+                        .value(*value)
+                        .build()
+                        .expect("key and value are set")
+                })
+                .collect(),
+        ))
+        .is_truncated(next_marker.is_some())
+        .set_marker(next_marker.map(str::to_owned))
+        .build()
+        .expect("tags is set")
+}
+
+fn markers<'a>(requests: impl IntoIterator<Item = Option<&'a str>>) -> Vec<Option<String>> {
+    requests.into_iter().map(|m| m.map(str::to_owned)).collect()
+}
+
+/// The SDK error an `AwsError` wraps, for checking which IAM error code surfaced.
+fn sdk_error_code<E>(error: &AwsError) -> Option<String>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    error
+        .source
+        .downcast_ref::<SdkError<E>>()
+        .expect("an IAM AwsError wraps the SDK error of its operation")
+        .code()
+        .map(str::to_owned)
+}
+
+// ---------------------------------------------------------------------------------------------
+// find_user_by_id: ListUsers pagination
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn finds_a_user_on_the_third_page_of_list_users() {
+    let requests = request_log::<ListUsersInput>();
+    let log = requests.clone();
+    let list_users = mock!(Client::list_users)
+        .match_requests(move |input| {
+            log.lock().unwrap().push(input.clone());
+            true
+        })
+        .sequence()
+        .output(|| list_users_page(&[("alice", "AIDAALICE0000000001")], Some("marker-page-2")))
+        .output(|| list_users_page(&[("bob", "AIDABOB00000000000002")], Some("marker-page-3")))
+        .output(|| {
+            list_users_page(
+                &[
+                    ("carol", "AIDACAROL0000000003"),
+                    ("dave", "AIDADAVE00000000004"),
+                ],
+                None,
+            )
+        })
+        .build();
+
+    let found = iam(&[&list_users])
+        .find_user_by_id("AIDADAVE00000000004")
+        .await
+        .expect("ListUsers succeeds");
+
+    assert_eq!(
+        found,
+        Some(IamUser {
+            user_name: "dave".to_owned(),
+            user_id: "AIDADAVE00000000004".to_owned(),
+        })
+    );
+    assert_eq!(list_users.num_calls(), 3);
+    let requests = requests.lock().unwrap();
+    assert_eq!(
+        markers(requests.iter().map(ListUsersInput::marker)),
+        [
+            None,
+            Some("marker-page-2".to_owned()),
+            Some("marker-page-3".to_owned())
+        ],
+        "each page must be asked for with the previous page's Marker"
+    );
+    assert!(
+        requests.iter().all(|r| r.max_items() == Some(1000)),
+        "every page must ask for MaxItems=1000, got {:?}",
+        requests.iter().map(|r| r.max_items()).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn stops_listing_users_once_the_id_is_found() {
+    // Only two pages are answered; asking for the third would panic the mock ("all rules were
+    // exhausted"), so a passing test proves the scan stopped at the page holding the id.
+    let list_users = mock!(Client::list_users)
+        .sequence()
+        .output(|| list_users_page(&[("alice", "AIDAALICE0000000001")], Some("marker-page-2")))
+        .output(|| list_users_page(&[("bob", "AIDABOB00000000000002")], Some("marker-page-3")))
+        .build();
+
+    let found = iam(&[&list_users])
+        .find_user_by_id("AIDABOB00000000000002")
+        .await
+        .expect("ListUsers succeeds");
+
+    assert_eq!(found.map(|u| u.user_name), Some("bob".to_owned()));
+    assert_eq!(list_users.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn find_user_by_id_returns_none_when_no_page_has_the_id() {
+    let requests = request_log::<ListUsersInput>();
+    let log = requests.clone();
+    let list_users = mock!(Client::list_users)
+        .match_requests(move |input| {
+            log.lock().unwrap().push(input.clone());
+            true
+        })
+        .sequence()
+        .output(|| list_users_page(&[("alice", "AIDAALICE0000000001")], Some("marker-page-2")))
+        .output(|| list_users_page(&[("bob", "AIDABOB00000000000002")], None))
+        .build();
+
+    let found = iam(&[&list_users])
+        .find_user_by_id("AIDAGONE00000000009")
+        .await
+        .expect("ListUsers succeeds");
+
+    assert_eq!(found, None);
+    // The last page carried no Marker, so no third request was made (the mock would have
+    // panicked on it: its only rule is exhausted after two answers).
+    assert_eq!(list_users.num_calls(), 2);
+    assert_eq!(
+        markers(requests.lock().unwrap().iter().map(ListUsersInput::marker)),
+        [None, Some("marker-page-2".to_owned())]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// NoSuchEntity: reads are None, writes are AlreadyGone
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn get_user_returns_none_when_iam_has_no_such_user() {
+    let get_user = mock!(Client::get_user)
+        .sequence()
+        .http_status(404, Some(no_such_user_xml("alice")))
+        .build();
+
+    let user = iam(&[&get_user]).get_user("alice").await;
+
+    assert_eq!(user.expect("NoSuchEntity is not an error"), None);
+    assert_eq!(get_user.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn list_access_keys_returns_none_when_iam_has_no_such_user() {
+    let list_access_keys = mock!(Client::list_access_keys)
+        .sequence()
+        .http_status(404, Some(no_such_user_xml("alice")))
+        .build();
+
+    let keys = iam(&[&list_access_keys]).list_access_keys("alice").await;
+
+    assert_eq!(keys.expect("NoSuchEntity is not an error"), None);
+}
+
+#[tokio::test]
+async fn list_user_tags_returns_none_when_iam_has_no_such_user() {
+    let list_user_tags = mock!(Client::list_user_tags)
+        .sequence()
+        .http_status(404, Some(no_such_user_xml("alice")))
+        .build();
+
+    let tags = iam(&[&list_user_tags]).list_user_tags("alice").await;
+
+    assert_eq!(tags.expect("NoSuchEntity is not an error"), None);
+}
+
+#[tokio::test]
+async fn key_last_used_returns_none_when_iam_has_no_such_key() {
+    // GetAccessKeyLastUsed models no NoSuchEntity error, so the SDK hands back an unmodeled
+    // error; only its code says NoSuchEntity.
+    let get_last_used = mock!(Client::get_access_key_last_used)
+        .sequence()
+        .http_status(404, Some(no_such_key_xml("AKIAIOSFODNN7EXAMPLE")))
+        .build();
+
+    let last_used = iam(&[&get_last_used])
+        .key_last_used("AKIAIOSFODNN7EXAMPLE")
+        .await;
+
+    assert_eq!(last_used.expect("NoSuchEntity is not an error"), None);
+}
+
+#[tokio::test]
+async fn deactivating_a_key_iam_no_longer_has_is_already_gone() {
+    let update = mock!(Client::update_access_key)
+        .sequence()
+        .http_status(404, Some(no_such_key_xml("AKIAIOSFODNN7EXAMPLE")))
+        .build();
+
+    let outcome = iam(&[&update])
+        .deactivate_key("alice", "AKIAIOSFODNN7EXAMPLE")
+        .await;
+
+    assert_eq!(
+        outcome.expect("NoSuchEntity is not an error"),
+        WriteOutcome::AlreadyGone
+    );
+    assert_eq!(update.num_calls(), 1, "NoSuchEntity is not retried");
+}
+
+#[tokio::test]
+async fn deleting_a_key_iam_no_longer_has_is_already_gone() {
+    // The modeled error, as the SDK's parser would build it: the code travels in the metadata.
+    let delete = mock!(Client::delete_access_key).then_error(|| {
+        DeleteAccessKeyError::NoSuchEntityException(
+            NoSuchEntityException::builder()
+                .message("The Access Key with id AKIAIOSFODNN7EXAMPLE cannot be found.")
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("NoSuchEntity")
+                        .message("The Access Key with id AKIAIOSFODNN7EXAMPLE cannot be found.")
+                        .build(),
+                )
+                .build(),
+        )
+    });
+
+    let outcome = iam(&[&delete])
+        .delete_key("alice", "AKIAIOSFODNN7EXAMPLE")
+        .await;
+
+    assert_eq!(
+        outcome.expect("NoSuchEntity is not an error"),
+        WriteOutcome::AlreadyGone
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_key_of_a_user_iam_no_longer_has_is_already_gone() {
+    let delete = mock!(Client::delete_access_key)
+        .sequence()
+        .http_status(404, Some(no_such_user_xml("alice")))
+        .build();
+
+    let outcome = iam(&[&delete])
+        .delete_key("alice", "AKIAIOSFODNN7EXAMPLE")
+        .await;
+
+    assert_eq!(
+        outcome.expect("NoSuchEntity is not an error"),
+        WriteOutcome::AlreadyGone
+    );
+}
+
+#[tokio::test]
+async fn tagging_a_user_iam_no_longer_has_is_already_gone() {
+    let tag_user = mock!(Client::tag_user)
+        .sequence()
+        .http_status(404, Some(no_such_user_xml("alice")))
+        .build();
+
+    let outcome = iam(&[&tag_user])
+        .tag_user("alice", "some-key", "some-value")
+        .await;
+
+    assert_eq!(
+        outcome.expect("NoSuchEntity is not an error"),
+        WriteOutcome::AlreadyGone
+    );
+}
+
+#[tokio::test]
+async fn untagging_a_user_iam_no_longer_has_is_already_gone() {
+    let untag_user = mock!(Client::untag_user)
+        .sequence()
+        .http_status(404, Some(no_such_user_xml("alice")))
+        .build();
+
+    let outcome = iam(&[&untag_user])
+        .untag_user("alice", &["some-key".to_owned()])
+        .await;
+
+    assert_eq!(
+        outcome.expect("NoSuchEntity is not an error"),
+        WriteOutcome::AlreadyGone
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Throttling and retries
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn deactivate_key_succeeds_after_two_throttled_attempts() {
+    let update = mock!(Client::update_access_key)
+        .sequence()
+        .http_status(400, Some(throttling_xml()))
+        .times(2)
+        .output(|| UpdateAccessKeyOutput::builder().build())
+        .build();
+
+    let outcome = iam(&[&update])
+        .deactivate_key("alice", "AKIAIOSFODNN7EXAMPLE")
+        .await;
+
+    assert_eq!(
+        outcome.expect("the third attempt succeeds"),
+        WriteOutcome::Applied
+    );
+    assert_eq!(
+        update.num_calls(),
+        3,
+        "two throttled attempts, then success"
+    );
+}
+
+#[tokio::test]
+async fn throttling_on_every_attempt_is_an_iam_update_access_key_error() {
+    // The rule would keep throttling for five attempts; the client must give up after three.
+    let update = mock!(Client::update_access_key)
+        .sequence()
+        .http_status(400, Some(throttling_xml()))
+        .times(5)
+        .build();
+
+    let error = iam(&[&update])
+        .deactivate_key("alice", "AKIAIOSFODNN7EXAMPLE")
+        .await
+        .expect_err("throttled past the retry budget");
+
+    assert_eq!(error.service, "IAM");
+    assert_eq!(error.operation, "UpdateAccessKey");
+    assert_eq!(error.to_string(), "IAM UpdateAccessKey failed");
+    assert_eq!(
+        sdk_error_code::<UpdateAccessKeyError>(&error).as_deref(),
+        Some("Throttling")
+    );
+    assert_eq!(update.num_calls(), 3, "max_attempts is 3");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Other errors are errors, never "gone"
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn access_denied_on_delete_is_an_error_not_already_gone() {
+    let delete = mock!(Client::delete_access_key)
+        .sequence()
+        .http_status(403, Some(access_denied_xml("DeleteAccessKey", "alice")))
+        .build();
+
+    let error = iam(&[&delete])
+        .delete_key("alice", "AKIAIOSFODNN7EXAMPLE")
+        .await
+        .expect_err("AccessDenied must not read as AlreadyGone");
+
+    assert_eq!(error.service, "IAM");
+    assert_eq!(error.operation, "DeleteAccessKey");
+    assert_eq!(
+        sdk_error_code::<DeleteAccessKeyError>(&error).as_deref(),
+        Some("AccessDenied")
+    );
+}
+
+#[tokio::test]
+async fn access_denied_on_list_access_keys_is_an_error_not_a_missing_user() {
+    let list_access_keys = mock!(Client::list_access_keys)
+        .sequence()
+        .http_status(403, Some(access_denied_xml("ListAccessKeys", "alice")))
+        .build();
+
+    let error = iam(&[&list_access_keys])
+        .list_access_keys("alice")
+        .await
+        .expect_err("AccessDenied must not read as a missing user");
+
+    assert_eq!(error.service, "IAM");
+    assert_eq!(error.operation, "ListAccessKeys");
+}
+
+// ---------------------------------------------------------------------------------------------
+// list_access_keys: statuses, dates, pages
+// ---------------------------------------------------------------------------------------------
+
+fn list_access_keys_xml(members: &[(&str, &str, &str)], next_marker: Option<&str>) -> String {
+    let members: String = members
+        .iter()
+        .map(|(id, status, created)| {
+            format!(
+                "<member><UserName>alice</UserName><AccessKeyId>{id}</AccessKeyId>\
+                 <Status>{status}</Status><CreateDate>{created}</CreateDate></member>"
+            )
+        })
+        .collect();
+    let truncation = match next_marker {
+        Some(marker) => format!("<IsTruncated>true</IsTruncated><Marker>{marker}</Marker>"),
+        None => "<IsTruncated>false</IsTruncated>".to_owned(),
+    };
+    format!(
+        r#"<ListAccessKeysResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <ListAccessKeysResult>
+    <AccessKeyMetadata>{members}</AccessKeyMetadata>
+    {truncation}
+  </ListAccessKeysResult>
+  <ResponseMetadata><RequestId>0c1d2e3f-0000-4000-8000-000000000001</RequestId></ResponseMetadata>
+</ListAccessKeysResponse>"#
+    )
+}
+
+#[tokio::test]
+async fn list_access_keys_maps_statuses_and_creation_dates_across_two_pages() {
+    let requests = request_log::<ListAccessKeysInput>();
+    let log = requests.clone();
+    let list_access_keys = mock!(Client::list_access_keys)
+        .match_requests(move |input| {
+            log.lock().unwrap().push(input.clone());
+            true
+        })
+        .sequence()
+        .http_status(
+            200,
+            Some(list_access_keys_xml(
+                &[
+                    ("AKIAACTIVE0000000001", "Active", "2024-01-15T10:00:00Z"),
+                    ("AKIAINACTIVE00000002", "Inactive", "2023-06-30T23:59:59Z"),
+                ],
+                Some("keys-marker-2"),
+            )),
+        )
+        .http_status(
+            200,
+            Some(list_access_keys_xml(
+                &[("AKIAEXPIRED000000003", "Expired", "2022-02-01T08:30:00Z")],
+                None,
+            )),
+        )
+        .build();
+
+    let keys = iam(&[&list_access_keys])
+        .list_access_keys("alice")
+        .await
+        .expect("ListAccessKeys succeeds");
+
+    assert_eq!(
+        keys,
+        Some(vec![
+            AccessKey {
+                access_key_id: "AKIAACTIVE0000000001".to_owned(),
+                status: KeyStatus::Active,
+                created: datetime!(2024-01-15 10:00:00 UTC),
+                last_used: None,
+            },
+            AccessKey {
+                access_key_id: "AKIAINACTIVE00000002".to_owned(),
+                status: KeyStatus::Inactive,
+                created: datetime!(2023-06-30 23:59:59 UTC),
+                last_used: None,
+            },
+            AccessKey {
+                access_key_id: "AKIAEXPIRED000000003".to_owned(),
+                status: KeyStatus::Inactive,
+                created: datetime!(2022-02-01 08:30:00 UTC),
+                last_used: None,
+            },
+        ])
+    );
+    assert_eq!(list_access_keys.num_calls(), 2);
+    let requests = requests.lock().unwrap();
+    assert_eq!(
+        markers(requests.iter().map(ListAccessKeysInput::marker)),
+        [None, Some("keys-marker-2".to_owned())]
+    );
+    assert!(requests.iter().all(|r| r.user_name() == Some("alice")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// key_last_used
+// ---------------------------------------------------------------------------------------------
+
+fn last_used_xml(access_key_last_used: &str) -> String {
+    format!(
+        r#"<GetAccessKeyLastUsedResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <GetAccessKeyLastUsedResult>
+    <AccessKeyLastUsed>{access_key_last_used}</AccessKeyLastUsed>
+    <UserName>alice</UserName>
+  </GetAccessKeyLastUsedResult>
+  <ResponseMetadata><RequestId>0c1d2e3f-0000-4000-8000-000000000002</RequestId></ResponseMetadata>
+</GetAccessKeyLastUsedResponse>"#
+    )
+}
+
+#[tokio::test]
+async fn key_last_used_returns_the_last_used_date() {
+    let get_last_used = mock!(Client::get_access_key_last_used)
+        .match_requests(|input| input.access_key_id() == Some("AKIAIOSFODNN7EXAMPLE"))
+        .sequence()
+        .http_status(
+            200,
+            Some(last_used_xml(
+                "<LastUsedDate>2024-03-01T12:34:56Z</LastUsedDate>\
+                 <ServiceName>s3</ServiceName><Region>eu-west-1</Region>",
+            )),
+        )
+        .build();
+
+    let last_used = iam(&[&get_last_used])
+        .key_last_used("AKIAIOSFODNN7EXAMPLE")
+        .await
+        .expect("GetAccessKeyLastUsed succeeds");
+
+    assert_eq!(last_used, Some(datetime!(2024-03-01 12:34:56 UTC)));
+    assert_eq!(get_last_used.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn key_last_used_is_none_for_a_key_that_was_never_used() {
+    // What IAM really returns for a never-used key: no LastUsedDate, N/A service and region.
+    let get_last_used = mock!(Client::get_access_key_last_used)
+        .sequence()
+        .http_status(
+            200,
+            Some(last_used_xml(
+                "<ServiceName>N/A</ServiceName><Region>N/A</Region>",
+            )),
+        )
+        .build();
+
+    let last_used = iam(&[&get_last_used])
+        .key_last_used("AKIAIOSFODNN7EXAMPLE")
+        .await
+        .expect("GetAccessKeyLastUsed succeeds");
+
+    assert_eq!(last_used, None);
+    assert_eq!(get_last_used.num_calls(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// list_user_tags
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn list_user_tags_gathers_tags_from_both_pages() {
+    let requests = request_log::<ListUserTagsInput>();
+    let log = requests.clone();
+    let list_user_tags = mock!(Client::list_user_tags)
+        .match_requests(move |input| {
+            log.lock().unwrap().push(input.clone());
+            true
+        })
+        .sequence()
+        .output(|| {
+            tags_page(
+                &[("team", "payments"), ("owner", "alice@example.com")],
+                Some("tags-marker-2"),
+            )
+        })
+        .output(|| {
+            tags_page(
+                &[(
+                    "access-key-remediator:deactivated:AKIAIOSFODNN7EXAMPLE",
+                    "2024-05-01T00:00:00Z",
+                )],
+                None,
+            )
+        })
+        .build();
+
+    let tags = iam(&[&list_user_tags])
+        .list_user_tags("alice")
+        .await
+        .expect("ListUserTags succeeds");
+
+    let expected: BTreeMap<String, String> = [
+        ("team", "payments"),
+        ("owner", "alice@example.com"),
+        (
+            "access-key-remediator:deactivated:AKIAIOSFODNN7EXAMPLE",
+            "2024-05-01T00:00:00Z",
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    assert_eq!(tags, Some(expected));
+    let requests = requests.lock().unwrap();
+    assert_eq!(
+        markers(requests.iter().map(ListUserTagsInput::marker)),
+        [None, Some("tags-marker-2".to_owned())]
+    );
+    assert!(requests.iter().all(|r| r.user_name() == Some("alice")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the writes send
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn deactivate_key_sends_status_inactive_for_that_user_and_key() {
+    let requests = request_log::<UpdateAccessKeyInput>();
+    let log = requests.clone();
+    // In MatchAny mode a request this rule does not match finds no rule, and the mock panics.
+    let update = mock!(Client::update_access_key)
+        .match_requests(move |input| {
+            log.lock().unwrap().push(input.clone());
+            input.user_name() == Some("alice")
+                && input.access_key_id() == Some("AKIAIOSFODNN7EXAMPLE")
+                && input.status() == Some(&StatusType::Inactive)
+        })
+        .then_output(|| UpdateAccessKeyOutput::builder().build());
+
+    let outcome = iam_with_mode(RuleMode::MatchAny, &[&update])
+        .deactivate_key("alice", "AKIAIOSFODNN7EXAMPLE")
+        .await
+        .expect("UpdateAccessKey succeeds");
+
+    assert_eq!(outcome, WriteOutcome::Applied);
+    assert_eq!(update.num_calls(), 1);
+    let requests = requests.lock().unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].user_name(), Some("alice"));
+    assert_eq!(requests[0].access_key_id(), Some("AKIAIOSFODNN7EXAMPLE"));
+    assert_eq!(requests[0].status(), Some(&StatusType::Inactive));
+}
+
+#[tokio::test]
+async fn delete_key_sends_that_user_and_key() {
+    let delete = mock!(Client::delete_access_key)
+        .match_requests(|input| {
+            input.user_name() == Some("alice")
+                && input.access_key_id() == Some("AKIAIOSFODNN7EXAMPLE")
+        })
+        .then_output(|| DeleteAccessKeyOutput::builder().build());
+
+    let outcome = iam_with_mode(RuleMode::MatchAny, &[&delete])
+        .delete_key("alice", "AKIAIOSFODNN7EXAMPLE")
+        .await
+        .expect("DeleteAccessKey succeeds");
+
+    assert_eq!(outcome, WriteOutcome::Applied);
+    assert_eq!(delete.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn tag_user_sends_exactly_the_one_tag() {
+    let requests = request_log::<TagUserInput>();
+    let log = requests.clone();
+    let tag_user = mock!(Client::tag_user)
+        .match_requests(move |input| {
+            log.lock().unwrap().push(input.clone());
+            true
+        })
+        .then_output(|| TagUserOutput::builder().build());
+
+    let outcome = iam(&[&tag_user])
+        .tag_user(
+            "alice",
+            "access-key-remediator:deactivated:AKIAIOSFODNN7EXAMPLE",
+            "2024-05-01T00:00:00Z",
+        )
+        .await
+        .expect("TagUser succeeds");
+
+    assert_eq!(outcome, WriteOutcome::Applied);
+    let requests = requests.lock().unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].user_name(), Some("alice"));
+    let sent: Vec<(&str, &str)> = requests[0]
+        .tags()
+        .iter()
+        .map(|tag| (tag.key(), tag.value()))
+        .collect();
+    assert_eq!(
+        sent,
+        [(
+            "access-key-remediator:deactivated:AKIAIOSFODNN7EXAMPLE",
+            "2024-05-01T00:00:00Z"
+        )]
+    );
+}
+
+#[tokio::test]
+async fn untag_user_sends_every_key_given() {
+    let requests = request_log::<UntagUserInput>();
+    let log = requests.clone();
+    let untag_user = mock!(Client::untag_user)
+        .match_requests(move |input| {
+            log.lock().unwrap().push(input.clone());
+            true
+        })
+        .then_output(|| UntagUserOutput::builder().build());
+
+    let keys = [
+        "access-key-remediator:deactivated:AKIA1".to_owned(),
+        "access-key-remediator:deactivated:AKIA2".to_owned(),
+    ];
+    let outcome = iam(&[&untag_user])
+        .untag_user("alice", &keys)
+        .await
+        .expect("UntagUser succeeds");
+
+    assert_eq!(outcome, WriteOutcome::Applied);
+    let requests = requests.lock().unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].user_name(), Some("alice"));
+    assert_eq!(requests[0].tag_keys(), keys);
+}
