@@ -362,14 +362,23 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 fn log_summary(report: &Report) {
-    let summary = serde_json::to_string(&report.summary).unwrap_or_default();
+    let count = |action| report.summary.count(action);
     info!(
-        trigger = ?report.trigger,
-        mode = %report.mode,
+        trigger = report.trigger.as_str(),
+        mode = report.mode.as_str(),
         account = report.account.as_deref().unwrap_or(""),
-        outcome = ?report.outcome,
+        outcome = report.outcome.as_str(),
         reason = report.reason.as_deref().unwrap_or(""),
-        summary = %summary,
+        deactivated = count(Action::Deactivated),
+        deleted = count(Action::Deleted),
+        marked = count(Action::Marked),
+        pending = count(Action::Pending),
+        kept = count(Action::Kept),
+        exempt = count(Action::Exempt),
+        deferred = count(Action::Deferred),
+        failed = count(Action::Failed),
+        would_deactivate = count(Action::WouldDeactivate),
+        would_delete = count(Action::WouldDelete),
         "invocation summary"
     );
 }

@@ -14,6 +14,14 @@ pub enum Trigger {
     Event,
 }
 
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Event => "event",
+        }
+    }
+}
+
 /// Whether the invocation got as far as a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -21,6 +29,16 @@ pub enum Outcome {
     Remediated,
     Ignored,
     UserNotFound,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Remediated => "remediated",
+            Outcome::Ignored => "ignored",
+            Outcome::UserNotFound => "user-not-found",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

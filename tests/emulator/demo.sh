@@ -57,7 +57,7 @@ env AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:${RUNTIME_PORT}/.rt" \
     AWS_LAMBDA_FUNCTION_NAME=_ AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 \
     AWS_ENDPOINT_URL="$ENDPOINT" AWS_REGION=us-east-1 \
     AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo \
-    REMEDIATION_MODE=delete MAX_KEY_AGE_DAYS=90 DELETE_AFTER_INACTIVE_DAYS=14 \
+    REMEDIATION_MODE=delete MAX_KEY_AGE_DAYS=90 DELETE_AFTER_INACTIVE_DAYS=14 AWS_LAMBDA_LOG_FORMAT=JSON \
     "$BOOTSTRAP" >"$LOG_DIR/function.log" 2>&1 &
 FUNCTION_PID=$!
 PIDS+=("$FUNCTION_PID")
@@ -80,6 +80,10 @@ done
 
 heading "Key states after"
 .venv/bin/python tests/emulator/show_keys.py "$ENDPOINT" alice bob carol
+
+heading "The function's first log lines (JSON, as Lambda's advanced logging controls set it)"
+grep -m 2 '"key decision"' "$LOG_DIR/function.log"
+grep -m 1 '"invocation summary"' "$LOG_DIR/function.log"
 
 heading "Function process"
 grep -E 'VmHWM' "/proc/$FUNCTION_PID/status" | sed 's/VmHWM:/peak RSS (VmHWM):/'
