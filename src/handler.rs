@@ -3,14 +3,19 @@
 //! in `domain::policy`, the AWS calls behind `ports`.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::future::try_join_all;
+use futures::stream::{self, StreamExt};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use thiserror::Error;
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
+use crate::adapters::api_calls::ApiCallCounter;
+use crate::credential_report::{self, ReportError};
 use crate::domain::policy::{
     self, AccessKey, Action, Exemption, KeyDecision, KeyStatus, Verdict, marker_tag_key,
     marker_tag_value,
@@ -20,11 +25,16 @@ use crate::ports::{AwsError, IamDirectory, IamUser, UserInventory, WriteOutcome}
 use crate::report::{KeyReport, Outcome, Report, Trigger, UserReport};
 use crate::settings::Settings;
 
+/// A sweep starts no new user once the Lambda deadline is this close: enough for the users
+/// in flight to finish their few calls, and for the report to be returned.
+pub const SWEEP_DEADLINE_MARGIN: Duration = Duration::from_secs(15);
+
 /// Everything an invocation needs, built once per container.
 pub struct Remediator<I, C> {
     settings: Settings,
     iam: I,
     inventory: C,
+    api_calls: ApiCallCounter,
 }
 
 #[derive(Debug, Error)]
@@ -43,11 +53,14 @@ pub enum HandlerError {
         #[source]
         source: AwsError,
     },
-    /// Some writes failed after the SDK's retries. The others were still attempted, and the
-    /// error makes Lambda retry the event (and, past its retries, dead-letter it).
-    #[error("{failed} IAM write(s) failed for user {user_name}; the rest were carried out")]
-    Writes {
-        user_name: String,
+    #[error("could not get the IAM credential report")]
+    CredentialReport(#[source] AwsError),
+    #[error(transparent)]
+    UnreadableReport(#[from] ReportError),
+    /// Some calls failed after the SDK's retries. Everything else was still carried out, and
+    /// the error makes Lambda retry the event (and, past its retries, dead-letter it).
+    #[error("{failed} AWS call(s) failed; everything else was carried out")]
+    Incomplete {
         failed: usize,
         #[source]
         first: AwsError,
@@ -60,7 +73,10 @@ impl From<HandlerError> for Diagnostic {
             HandlerError::Intake(_) => "MalformedEvent",
             HandlerError::Resolve { .. } => "ResolveUserFailed",
             HandlerError::Read { .. } => "ReadStateFailed",
-            HandlerError::Writes { .. } => "RemediationFailed",
+            HandlerError::CredentialReport(_) | HandlerError::UnreadableReport(_) => {
+                "CredentialReportFailed"
+            }
+            HandlerError::Incomplete { .. } => "RemediationFailed",
         };
         Diagnostic {
             error_type: error_type.to_owned(),
@@ -74,12 +90,26 @@ pub async fn handle<I: IamDirectory, C: UserInventory>(
     remediator: &Remediator<I, C>,
     event: LambdaEvent<Value>,
 ) -> Result<Report, HandlerError> {
-    let result = remediator.handle_payload(event.payload).await;
+    let deadline = deadline_of(&event.context);
+    let result = remediator.handle_payload(event.payload, deadline).await;
     match &result {
         Ok(report) => log_summary(report),
         Err(error) => tracing::error!(error = %error_chain(error), "invocation failed"),
     }
     result
+}
+
+/// The invocation's deadline as an `Instant`; `None` when the context carries none (a test's
+/// `Context::default()`), which leaves a sweep unbounded.
+fn deadline_of(context: &lambda_runtime::Context) -> Option<Instant> {
+    if context.deadline == 0 {
+        return None;
+    }
+    let deadline = UNIX_EPOCH + Duration::from_millis(context.deadline);
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    Some(Instant::now() + left)
 }
 
 /// One user's remediation, and the writes that failed on the way.
@@ -88,31 +118,50 @@ struct UserRemediation {
     failures: Vec<AwsError>,
 }
 
+/// What became of one sweep nominee.
+enum SweepOutcome {
+    Done(UserRemediation),
+    Gone,
+    ReadFailed(AwsError),
+    NotStarted(String),
+}
+
 impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
     pub fn new(settings: Settings, iam: I, inventory: C) -> Self {
         Remediator {
             settings,
             iam,
             inventory,
+            api_calls: ApiCallCounter::default(),
         }
+    }
+
+    /// Reports the calls this counter sees (it must be an interceptor on the clients behind
+    /// `iam` and `inventory`) as each report's `apiCalls`.
+    pub fn with_api_call_counter(self, api_calls: ApiCallCounter) -> Self {
+        Remediator { api_calls, ..self }
     }
 
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
 
-    async fn handle_payload(&self, payload: Value) -> Result<Report, HandlerError> {
+    async fn handle_payload(
+        &self,
+        payload: Value,
+        deadline: Option<Instant>,
+    ) -> Result<Report, HandlerError> {
         let mode = self.settings.mode;
-        match intake::classify(payload, &self.settings)? {
-            Intake::Ignore { account, reason } => Ok(Report::nothing_done(
-                Trigger::Event,
-                mode,
-                account,
-                Outcome::Ignored,
-                reason,
-            )),
-            Intake::Remediate(target) => self.remediate_event(target).await,
-        }
+        let calls_before = self.api_calls.snapshot();
+        let mut report = match intake::classify(payload, &self.settings)? {
+            Intake::Ignore { account, reason } => {
+                Report::nothing_done(Trigger::Event, mode, account, Outcome::Ignored, reason)
+            }
+            Intake::Remediate(target) => self.remediate_event(target).await?,
+            Intake::Sweep { account } => self.sweep(account, deadline).await?,
+        };
+        report.api_calls = self.api_calls.since(&calls_before);
+        Ok(report)
     }
 
     async fn remediate_event(&self, target: ComplianceTarget) -> Result<Report, HandlerError> {
@@ -131,24 +180,89 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
             return Ok(gone(target.account));
         };
         let now = OffsetDateTime::now_utc();
-        let budget = self.settings.max_actions_per_invocation;
-        let Some(done) = self.remediate_user(&user, now, budget).await? else {
+        let budget = Mutex::new(self.settings.max_actions_per_invocation);
+        let remediation = self
+            .remediate_user(&user.user_name, Some(&user.user_id), now, &budget)
+            .await
+            .map_err(|source| HandlerError::Read {
+                user_name: user.user_name.clone(),
+                source,
+            })?;
+        let Some(done) = remediation else {
             return Ok(gone(target.account));
         };
         let report = Report::new(Trigger::Event, mode, target.account, vec![done.report]);
-        let mut failures = done.failures.into_iter();
-        match failures.next() {
-            None => Ok(report),
-            Some(first) => {
-                // The error replaces the report as the invocation's result, so log what was done.
-                log_summary(&report);
-                Err(HandlerError::Writes {
-                    user_name: user.user_name,
-                    failed: 1 + failures.len(),
-                    first,
-                })
+        finish(report, done.failures)
+    }
+
+    /// Sweeps the account: the credential report nominates users, and each goes through the
+    /// same read, policy and apply as an event, SWEEP_CONCURRENCY at a time, sharing one
+    /// action budget.
+    async fn sweep(
+        &self,
+        account: Option<String>,
+        deadline: Option<Instant>,
+    ) -> Result<Report, HandlerError> {
+        let now = OffsetDateTime::now_utc();
+        let report = self
+            .iam
+            .credential_report()
+            .await
+            .map_err(HandlerError::CredentialReport)?;
+        let nominees = credential_report::nominate(&report, now, &self.settings)?;
+        info!(
+            nominees = nominees.len(),
+            "sweep: users nominated by the credential report"
+        );
+
+        let budget = Mutex::new(self.settings.max_actions_per_invocation);
+        let out_of_time = || {
+            deadline.is_some_and(|deadline| {
+                deadline.saturating_duration_since(Instant::now()) < SWEEP_DEADLINE_MARGIN
+            })
+        };
+        // `buffered` keeps report order, so two sweeps of one account read alike.
+        let outcomes: Vec<SweepOutcome> = stream::iter(nominees)
+            .map(|user_name| {
+                let budget = &budget;
+                async move {
+                    if out_of_time() {
+                        return SweepOutcome::NotStarted(user_name);
+                    }
+                    match self.remediate_user(&user_name, None, now, budget).await {
+                        Ok(Some(done)) => SweepOutcome::Done(done),
+                        Ok(None) => SweepOutcome::Gone,
+                        Err(error) => SweepOutcome::ReadFailed(error),
+                    }
+                }
+            })
+            .buffered(self.settings.sweep_concurrency)
+            .collect()
+            .await;
+
+        let mut users = Vec::new();
+        let mut deferred_users = Vec::new();
+        let mut failures = Vec::new();
+        for outcome in outcomes {
+            match outcome {
+                SweepOutcome::Done(done) => {
+                    users.push(done.report);
+                    failures.extend(done.failures);
+                }
+                SweepOutcome::Gone => {}
+                SweepOutcome::ReadFailed(error) => failures.push(error),
+                SweepOutcome::NotStarted(user_name) => deferred_users.push(user_name),
             }
         }
+        if !deferred_users.is_empty() {
+            warn!(
+                deferred = deferred_users.len(),
+                "sweep: Lambda deadline near; the remaining users are left to the next sweep"
+            );
+        }
+        let mut report = Report::new(Trigger::Sweep, self.settings.mode, account, users);
+        report.deferred_users = deferred_users;
+        finish(report, failures)
     }
 
     /// Finds the user a Config event names by UserId.
@@ -180,26 +294,28 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
             .map_err(resolve_error)
     }
 
-    /// Reads one user's state, decides, and carries the decisions out. `None` when the user
-    /// vanished before we could read them.
+    /// Reads one user's state, decides, and carries the decisions out, spending from the
+    /// invocation's shared `budget`. `None` when the user vanished before we could read them.
     async fn remediate_user(
         &self,
-        user: &IamUser,
+        user_name: &str,
+        user_id: Option<&str>,
         now: OffsetDateTime,
-        budget: u32,
-    ) -> Result<Option<UserRemediation>, HandlerError> {
-        let read_error = |source| HandlerError::Read {
-            user_name: user.user_name.clone(),
-            source,
-        };
-        let Some((keys, tags)) = self.snapshot(&user.user_name).await.map_err(read_error)? else {
+        budget: &Mutex<u32>,
+    ) -> Result<Option<UserRemediation>, AwsError> {
+        let Some((keys, tags)) = self.snapshot(user_name).await? else {
             return Ok(None);
         };
 
-        let plan = policy::decide(&keys, &tags, now, &self.settings, budget);
+        let plan = {
+            let mut remaining = budget.lock().expect("budget lock");
+            let plan = policy::decide(&keys, &tags, now, &self.settings, *remaining);
+            *remaining -= plan.actions_used;
+            plan
+        };
         if let Exemption::Unrecognised { value } = &plan.exemption {
             warn!(
-                user = %user.user_name,
+                user = user_name,
                 tag = %self.settings.exempt_tag_key,
                 value = %value,
                 "exemption tag is neither true nor YYYY-MM-DD; treating the user as exempt"
@@ -207,9 +323,30 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
         }
 
         let mut failures = Vec::new();
+        // The snapshot may be seconds old: one fresh read before any deletion, so a key
+        // someone re-activated since is not deleted. `None` when that read failed.
+        let statuses_now = if plan.keys.iter().any(|d| d.verdict == Verdict::Delete) {
+            match self.iam.list_access_keys(user_name).await {
+                Ok(keys) => Some(
+                    keys.unwrap_or_default()
+                        .into_iter()
+                        .map(|key| (key.access_key_id, key.status))
+                        .collect(),
+                ),
+                Err(error) => {
+                    failures.push(error);
+                    None
+                }
+            }
+        } else {
+            Some(BTreeMap::new())
+        };
         let mut key_reports = Vec::with_capacity(plan.keys.len());
         for decision in &plan.keys {
-            let (action, reason) = match self.carry_out(user, decision, now).await {
+            let outcome = self
+                .carry_out(user_name, decision, now, statuses_now.as_ref())
+                .await;
+            let (action, reason) = match outcome {
                 Ok(done) => done,
                 Err(error) => {
                     let reason = format!(
@@ -223,7 +360,7 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
                 }
             };
             info!(
-                user = %user.user_name,
+                user = user_name,
                 access_key_id = %decision.key.access_key_id,
                 action = action.as_str(),
                 reason = %reason,
@@ -241,13 +378,9 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
         }
 
         if !plan.stale_markers.is_empty() {
-            match self
-                .iam
-                .untag_user(&user.user_name, &plan.stale_markers)
-                .await
-            {
+            match self.iam.untag_user(user_name, &plan.stale_markers).await {
                 Ok(_) => {
-                    info!(user = %user.user_name, markers = ?plan.stale_markers, "removed stale markers")
+                    info!(user = user_name, markers = ?plan.stale_markers, "removed stale markers")
                 }
                 Err(error) => failures.push(error),
             }
@@ -255,8 +388,8 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
 
         Ok(Some(UserRemediation {
             report: UserReport {
-                user_name: user.user_name.clone(),
-                user_id: user.user_id.clone(),
+                user_name: user_name.to_owned(),
+                user_id: user_id.map(str::to_owned),
                 exempt: plan.exemption.is_exempt(),
                 keys: key_reports,
             },
@@ -288,13 +421,14 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
     }
 
     /// Makes the IAM calls a verdict needs; returns the action to report and why.
+    /// `statuses_now` is the fresh read of key statuses a deletion checks against.
     async fn carry_out(
         &self,
-        user: &IamUser,
+        user_name: &str,
         decision: &KeyDecision,
         now: OffsetDateTime,
+        statuses_now: Option<&BTreeMap<String, KeyStatus>>,
     ) -> Result<(Action, String), AwsError> {
-        let user_name = &user.user_name;
         let key_id = &decision.key.access_key_id;
         let reason = decision.reason.clone();
         let marker = marker_tag_key(key_id);
@@ -319,15 +453,13 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
                 Ok((Action::Marked, reason))
             }
             Verdict::Delete => {
-                // The snapshot may be seconds old. A key someone re-activated since then is
-                // in use again and must not be deleted.
-                let current = self.iam.list_access_keys(user_name).await?;
-                let status = current
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find(|key| &key.access_key_id == key_id)
-                    .map(|key| key.status);
-                let reason = match status {
+                let Some(statuses_now) = statuses_now else {
+                    return Ok((
+                        Action::Failed,
+                        format!("{reason}; not deleted: its status could not be re-read"),
+                    ));
+                };
+                let reason = match statuses_now.get(key_id) {
                     Some(KeyStatus::Active) => {
                         return Ok((
                             Action::Pending,
@@ -349,13 +481,35 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
     }
 }
 
+/// The report, or, when some calls failed, the error that makes Lambda retry. The report is
+/// logged either way, so what was done is on record even when the invocation fails.
+fn finish(report: Report, failures: Vec<AwsError>) -> Result<Report, HandlerError> {
+    let mut failures = failures.into_iter();
+    match failures.next() {
+        None => Ok(report),
+        Some(first) => {
+            log_summary(&report);
+            Err(HandlerError::Incomplete {
+                failed: 1 + failures.len(),
+                first,
+            })
+        }
+    }
+}
+
 /// An error and its sources, outermost first: "IAM TagUser failed: service error: …".
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
+    let mut previous = text.clone();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        // The SDK's modelled errors repeat their message as their own cause.
+        let message = cause.to_string();
+        if message != previous {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        previous = message;
         source = cause.source();
     }
     text

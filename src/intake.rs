@@ -10,6 +10,8 @@ use thiserror::Error;
 use crate::settings::Settings;
 
 const CONFIG_SOURCE: &str = "aws.config";
+const SCHEDULE_SOURCE: &str = "aws.events";
+const SCHEDULED_EVENT: &str = "Scheduled Event";
 const COMPLIANCE_CHANGE: &str = "Config Rules Compliance Change";
 const IAM_USER: &str = "AWS::IAM::User";
 const NON_COMPLIANT: &str = "NON_COMPLIANT";
@@ -19,6 +21,8 @@ const NON_COMPLIANT: &str = "NON_COMPLIANT";
 pub enum Intake {
     /// A NON_COMPLIANT evaluation of an IAM user by one of our rules.
     Remediate(ComplianceTarget),
+    /// The scheduled sweep of the whole account.
+    Sweep { account: Option<String> },
     /// A well-formed event that needs no action, and why.
     Ignore {
         account: Option<String>,
@@ -69,6 +73,9 @@ pub fn classify(payload: Value, settings: &Settings) -> Result<Intake, IntakeErr
         })
     };
 
+    if event.source == SCHEDULE_SOURCE && event.detail_type == SCHEDULED_EVENT {
+        return Ok(Intake::Sweep { account });
+    }
     if event.source != CONFIG_SOURCE || event.detail_type != COMPLIANCE_CHANGE {
         return ignore(format!(
             "not a Config compliance change (source {:?}, detail-type {:?})",
@@ -249,16 +256,18 @@ mod tests {
     }
 
     #[test]
-    fn a_scheduled_event_is_not_mistaken_for_a_compliance_change() {
+    fn a_scheduled_event_asks_for_a_sweep() {
         let scheduled = json!({
             "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
             "account": "123456789012", "time": "2026-11-20T00:00:00Z", "region": "us-east-1",
             "resources": ["arn:aws:events:us-east-1:123456789012:rule/sweep"], "detail": {}
         });
-        assert!(matches!(
+        assert_eq!(
             classify(scheduled, &Settings::default()),
-            Ok(Intake::Ignore { .. })
-        ));
+            Ok(Intake::Sweep {
+                account: Some("123456789012".into())
+            })
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! calls and `adapters` makes them, `handler` wires one invocation together.
 
 pub mod adapters;
+pub mod credential_report;
 pub mod domain;
 pub mod handler;
 pub mod intake;
@@ -15,6 +16,7 @@ pub mod settings;
 
 use aws_config::SdkConfig;
 
+use crate::adapters::api_calls::ApiCallCounter;
 use crate::adapters::config::AwsConfigInventory;
 use crate::adapters::iam::AwsIam;
 use crate::handler::Remediator;
@@ -24,13 +26,22 @@ use crate::settings::{Settings, SettingsError};
 pub type AwsRemediator = Remediator<AwsIam, AwsConfigInventory>;
 
 impl AwsRemediator {
-    /// Builds the SDK clients once, from a shared SDK configuration.
+    /// Builds the SDK clients once, from a shared SDK configuration, each with the
+    /// interceptor that counts its calls for the report's `apiCalls`.
     pub fn from_sdk_config(settings: Settings, sdk: &SdkConfig) -> Self {
+        let api_calls = ApiCallCounter::default();
+        let iam = aws_sdk_iam::config::Builder::from(sdk)
+            .interceptor(api_calls.clone())
+            .build();
+        let config = aws_sdk_config::config::Builder::from(sdk)
+            .interceptor(api_calls.clone())
+            .build();
         Remediator::new(
             settings,
-            AwsIam::new(aws_sdk_iam::Client::new(sdk)),
-            AwsConfigInventory::new(aws_sdk_config::Client::new(sdk)),
+            AwsIam::new(aws_sdk_iam::Client::from_conf(iam)),
+            AwsConfigInventory::new(aws_sdk_config::Client::from_conf(config)),
         )
+        .with_api_call_counter(api_calls)
     }
 
     /// What a cold start does: settings from the environment, then the SDK's default chain

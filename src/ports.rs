@@ -49,6 +49,9 @@ pub trait IamDirectory: Send + Sync {
         user_name: &str,
     ) -> impl Future<Output = Result<Option<IamUser>, AwsError>> + Send;
 
+    /// The account's IAM credential report (CSV), generated first if there is none fresh.
+    fn credential_report(&self) -> impl Future<Output = Result<Vec<u8>, AwsError>> + Send;
+
     /// The user's keys, with `last_used` not yet filled in.
     fn list_access_keys(
         &self,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::adapters::api_calls::ApiCalls;
 use crate::domain::policy::{Action, KeyStatus};
 use crate::settings::Mode;
 
@@ -12,12 +13,14 @@ use crate::settings::Mode;
 #[serde(rename_all = "kebab-case")]
 pub enum Trigger {
     Event,
+    Sweep,
 }
 
 impl Trigger {
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Event => "event",
+            Trigger::Sweep => "sweep",
         }
     }
 }
@@ -52,7 +55,12 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub users: Vec<UserReport>,
+    /// Sweep nominees not started before the Lambda deadline; the next sweep takes them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deferred_users: Vec<String>,
     pub summary: Summary,
+    /// AWS API calls this invocation made, per operation.
+    pub api_calls: ApiCalls,
 }
 
 impl Report {
@@ -70,7 +78,9 @@ impl Report {
             outcome: Outcome::Remediated,
             reason: None,
             users,
+            deferred_users: Vec::new(),
             summary,
+            api_calls: ApiCalls::new(),
         }
     }
 
@@ -93,7 +103,8 @@ impl Report {
 #[serde(rename_all = "camelCase")]
 pub struct UserReport {
     pub user_name: String,
-    pub user_id: String,
+    /// Known when an event named the user; a sweep finds users by name.
+    pub user_id: Option<String>,
     pub exempt: bool,
     pub keys: Vec<KeyReport>,
 }

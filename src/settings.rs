@@ -54,6 +54,8 @@ pub struct Settings {
     pub max_key_idle_days: Option<u32>,
     /// Upper bound on deactivations plus deletions in one invocation.
     pub max_actions_per_invocation: u32,
+    /// How many users a sweep remediates at once.
+    pub sweep_concurrency: usize,
 }
 
 impl Default for Settings {
@@ -67,6 +69,7 @@ impl Default for Settings {
             exempt_tag_key: "access-key-remediator:exempt".to_owned(),
             max_key_idle_days: None,
             max_actions_per_invocation: 50,
+            sweep_concurrency: 8,
         }
     }
 }
@@ -81,6 +84,9 @@ pub struct SettingsError {
 
 /// Ten years: far beyond any sane policy, and small enough that day arithmetic cannot overflow.
 const MAX_DAYS: u32 = 3650;
+
+/// IAM's control plane throttles well before this; more in flight only means more retries.
+const MAX_SWEEP_CONCURRENCY: usize = 64;
 
 impl Settings {
     /// Reads the process environment.
@@ -163,6 +169,20 @@ impl Settings {
             },
         };
 
+        let sweep_concurrency = match get("SWEEP_CONCURRENCY") {
+            None => defaults.sweep_concurrency,
+            Some(value) => match value.trim().parse::<usize>() {
+                Ok(n) if (1..=MAX_SWEEP_CONCURRENCY).contains(&n) => n,
+                _ => {
+                    return Err(invalid(
+                        "SWEEP_CONCURRENCY",
+                        &value,
+                        &format!("a whole number from 1 to {MAX_SWEEP_CONCURRENCY}"),
+                    ));
+                }
+            },
+        };
+
         Ok(Settings {
             max_key_age_days: days("MAX_KEY_AGE_DAYS", defaults.max_key_age_days)?,
             delete_after_inactive_days: days(
@@ -174,6 +194,7 @@ impl Settings {
             exempt_tag_key,
             max_key_idle_days,
             max_actions_per_invocation,
+            sweep_concurrency,
         })
     }
 }
@@ -231,6 +252,7 @@ mod tests {
             ("EXEMPT_TAG_KEY", "security:exempt"),
             ("MAX_KEY_IDLE_DAYS", "60"),
             ("MAX_ACTIONS_PER_INVOCATION", "5"),
+            ("SWEEP_CONCURRENCY", "4"),
         ])
         .unwrap();
         assert_eq!(
@@ -243,6 +265,7 @@ mod tests {
                 exempt_tag_key: "security:exempt".into(),
                 max_key_idle_days: Some(60),
                 max_actions_per_invocation: 5,
+                sweep_concurrency: 4,
             }
         );
     }
@@ -263,6 +286,8 @@ mod tests {
             ("MAX_KEY_IDLE_DAYS", "soon"),
             ("MAX_ACTIONS_PER_INVOCATION", "0"),
             ("MAX_ACTIONS_PER_INVOCATION", "lots"),
+            ("SWEEP_CONCURRENCY", "0"),
+            ("SWEEP_CONCURRENCY", "1000"),
         ];
         for (variable, value) in cases {
             let error = settings_from(&[(variable, value)]).unwrap_err();

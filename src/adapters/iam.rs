@@ -2,10 +2,11 @@
 //! NoSuchEntity to "gone" and every other failure (after the SDK's retries) to `AwsError`.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_iam::types::StatusType;
+use aws_sdk_iam::types::{ReportStateType, StatusType};
 use time::OffsetDateTime;
 
 use crate::domain::policy::{AccessKey, KeyStatus};
@@ -14,14 +15,45 @@ use crate::ports::{AwsError, IamDirectory, IamUser, WriteOutcome};
 /// ListUsers' largest page: fewer round trips in accounts with thousands of users.
 const LIST_USERS_PAGE_SIZE: i32 = 1000;
 
+/// How long to wait for IAM to finish a credential report: the delay doubles from `first`
+/// up to `longest`, for at most `polls` GenerateCredentialReport calls (IAM usually needs
+/// seconds; the defaults allow about a minute).
+#[derive(Debug, Clone, Copy)]
+pub struct ReportPolling {
+    pub polls: u32,
+    pub first: Duration,
+    pub longest: Duration,
+}
+
+impl Default for ReportPolling {
+    fn default() -> Self {
+        ReportPolling {
+            polls: 10,
+            first: Duration::from_millis(500),
+            longest: Duration::from_secs(8),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AwsIam {
     client: Client,
+    report_polling: ReportPolling,
 }
 
 impl AwsIam {
     pub fn new(client: Client) -> Self {
-        AwsIam { client }
+        AwsIam {
+            client,
+            report_polling: ReportPolling::default(),
+        }
+    }
+
+    pub fn with_report_polling(self, report_polling: ReportPolling) -> Self {
+        AwsIam {
+            report_polling,
+            ..self
+        }
     }
 }
 
@@ -110,6 +142,40 @@ impl IamDirectory for AwsIam {
                 user_id: user.user_id().to_owned(),
             })
         }))
+    }
+
+    async fn credential_report(&self) -> Result<Vec<u8>, AwsError> {
+        let ReportPolling {
+            polls,
+            first,
+            longest,
+        } = self.report_polling;
+        let mut delay = first;
+        for poll in 1..=polls {
+            let generated = self.client.generate_credential_report().send().await;
+            let Found::Yes(generated) = classify("GenerateCredentialReport", generated)? else {
+                break;
+            };
+            if generated.state() == Some(&ReportStateType::Complete) {
+                let report = self.client.get_credential_report().send().await;
+                let Found::Yes(report) = classify("GetCredentialReport", report)? else {
+                    break;
+                };
+                return Ok(report
+                    .content()
+                    .map(|blob| blob.as_ref().to_vec())
+                    .unwrap_or_default());
+            }
+            if poll < polls {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(longest);
+            }
+        }
+        Err(AwsError {
+            service: "IAM",
+            operation: "GenerateCredentialReport",
+            source: format!("the credential report was not complete after {polls} polls").into(),
+        })
     }
 
     async fn list_access_keys(&self, user_name: &str) -> Result<Option<Vec<AccessKey>>, AwsError> {
