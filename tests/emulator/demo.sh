@@ -71,6 +71,7 @@ for event in \
     events/compliant-alice.json \
     events/other-rule.json \
     events/non-user-resource.json \
+    events/scheduled-sweep.json \
     events/malformed-missing-resource-id.json; do
     heading "Invoking with $event"
     cargo lambda invoke _ --invoke-address 127.0.0.1 --invoke-port "$RUNTIME_PORT" \
