@@ -231,3 +231,34 @@ async fn an_event_invocation_reports_its_api_calls_too() {
     assert_eq!(report.api_calls.get("ListAccessKeys"), Some(&1));
     assert_eq!(report.api_calls.get("ListDiscoveredResources"), Some(&1));
 }
+
+#[tokio::test]
+async fn a_sweep_near_its_deadline_starts_no_user_and_leaves_them_to_the_next_sweep() {
+    let mut aws = Emulator::start();
+    let users = seed_account(&mut aws);
+    let remediator = aws.remediator(Settings::default());
+    let mut context = lambda_runtime::Context::default();
+    let in_five_seconds = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    context.deadline = in_five_seconds
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+
+    let report = handle(
+        &remediator,
+        lambda_runtime::LambdaEvent::new(fixture("scheduled-sweep.json"), context),
+    )
+    .await
+    .unwrap();
+
+    assert!(report.users.is_empty());
+    assert_eq!(
+        report.deferred_users,
+        ["past-grace", "unmarked", "no-event-came", "exempt"]
+    );
+    assert_eq!(writes(&aws.calls()), 0);
+    assert_eq!(
+        aws.key_states("no-event-came").await[&users["no-event-came"].keys[0]],
+        "Active"
+    );
+}
