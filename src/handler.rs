@@ -99,17 +99,25 @@ pub async fn handle<I: IamDirectory, C: UserInventory>(
     result
 }
 
-/// The invocation's deadline as an `Instant`; `None` when the context carries none (a test's
-/// `Context::default()`), which leaves a sweep unbounded.
+/// The invocation's deadline as an `Instant`. `None`, which leaves a sweep unbounded, when
+/// the context carries none (a test's `Context::default()`) or one already past as the
+/// invocation starts: Lambda never sends that, but local runtimes do (cargo lambda 1.9's
+/// `watch` sends a duration, 600000, where Lambda sends epoch milliseconds).
 fn deadline_of(context: &lambda_runtime::Context) -> Option<Instant> {
     if context.deadline == 0 {
         return None;
     }
     let deadline = UNIX_EPOCH + Duration::from_millis(context.deadline);
-    let left = deadline
-        .duration_since(SystemTime::now())
-        .unwrap_or(Duration::ZERO);
-    Some(Instant::now() + left)
+    match deadline.duration_since(SystemTime::now()) {
+        Ok(left) => Some(Instant::now() + left),
+        Err(_) => {
+            warn!(
+                deadline_ms = context.deadline,
+                "the invocation's deadline is already past; ignoring it"
+            );
+            None
+        }
+    }
 }
 
 /// One user's remediation, and the writes that failed on the way.

@@ -262,3 +262,23 @@ async fn a_sweep_near_its_deadline_starts_no_user_and_leaves_them_to_the_next_sw
         "Active"
     );
 }
+
+#[tokio::test]
+async fn a_deadline_already_past_at_the_start_is_ignored_rather_than_deferring_everything() {
+    let mut aws = Emulator::start();
+    seed_account(&mut aws);
+    let remediator = aws.remediator(Settings::default());
+    let mut context = lambda_runtime::Context::default();
+    // What cargo lambda 1.9's `watch` sends: a duration where Lambda sends an epoch time.
+    context.deadline = 600_000;
+
+    let report = handle(
+        &remediator,
+        lambda_runtime::LambdaEvent::new(fixture("scheduled-sweep.json"), context),
+    )
+    .await
+    .unwrap();
+
+    assert!(report.deferred_users.is_empty());
+    assert_eq!(report.users.len(), 4);
+}
