@@ -9,6 +9,10 @@ FUNCTION := access-key-remediator
 BOOTSTRAP := target/lambda/$(FUNCTION)/bootstrap
 EMULATOR_PORT ?= 5055
 EVENT ?= events/non-compliant-alice.json
+BENCH_USERS ?= 10000
+# Cloud Custodian gets its own venv: c7n pins boto3 and cryptography versions that differ
+# from moto's (bench/requirements.txt says which).
+BENCH_VENV := .venv-bench
 
 .PHONY: help venv build build-arm64 test lint demo emulator invoke clean
 
@@ -39,9 +43,9 @@ build-arm64: venv
 		rustup target add aarch64-unknown-linux-gnu
 	cargo lambda build --release --arm64 --output-format zip
 
+# --all-targets: the crate has no doc tests, and a closing "0 passed" would end the log.
 test: venv
 	cargo test --all-targets
-	cargo test --doc
 
 lint: venv
 	cargo fmt --check
@@ -57,6 +61,18 @@ emulator: venv
 invoke: venv
 	cargo lambda invoke $(FUNCTION) --data-file $(EVENT)
 
+# Our scheduled sweep against Cloud Custodian on the same seeded account (bench/sweep_bench.py);
+# BENCH_USERS=N sets the account's size. Prints a table and writes target/bench/sweep.json.
+.PHONY: bench
+bench: venv build $(BENCH_VENV)/.installed
+	BENCH_USERS=$(BENCH_USERS) $(PYTHON) bench/sweep_bench.py \
+		--bootstrap $(BOOTSTRAP) --custodian $(BENCH_VENV)/bin/custodian
+
+$(BENCH_VENV)/.installed: bench/requirements.txt
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
 clean:
 	cargo clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(BENCH_VENV)
