@@ -448,3 +448,46 @@ async fn a_legacy_event_without_evaluation_mode_is_acted_on() {
 
     assert_eq!(actions(&report)[&seeded["carol"].keys[0]], "deactivated");
 }
+
+#[tokio::test]
+async fn a_write_iam_refuses_marks_that_key_failed_finishes_the_rest_and_fails_the_invocation() {
+    let mut aws = Emulator::start();
+    let olga = aws
+        .seed(json!([{ "name": "olga", "keys": [{ "ageDays": 300 }, { "ageDays": 200 }] }]))
+        .remove("olga")
+        .unwrap();
+    // AccessDenied is not retryable, so the SDK gives up at once, as it would in AWS.
+    aws.command(
+        json!({ "op": "fail", "action": "UpdateAccessKey", "times": 1,
+        "status": 403, "code": "AccessDenied" }),
+    );
+    let event = compliance_event(&olga.user_id);
+
+    let error = run(&aws, Settings::default(), event.clone())
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(error, HandlerError::Incomplete { failed: 1, .. }),
+        "{error}"
+    );
+    let message = access_key_remediator::handler::error_chain(&error);
+    assert!(
+        message.contains("UpdateAccessKey") && message.contains("AccessDenied"),
+        "{message}"
+    );
+    let states = aws.key_states("olga").await;
+    assert_eq!(
+        states[&olga.keys[0]], "Active",
+        "the refused key is untouched"
+    );
+    assert_eq!(
+        states[&olga.keys[1]], "Inactive",
+        "the other key was still deactivated"
+    );
+
+    // Lambda retries the event; this time IAM allows it.
+    let retry = run(&aws, Settings::default(), event).await.unwrap();
+    assert_eq!(actions(&retry)[&olga.keys[0]], "deactivated");
+    assert_eq!(actions(&retry)[&olga.keys[1]], "pending");
+}

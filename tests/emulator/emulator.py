@@ -26,6 +26,8 @@ test that dies takes its emulator with it. Commands:
         (no API call, so the call counts stay the function's own).
     {"op": "backdate", "accessKeyId", "ageDays", "lastUsedDaysAgo"?}
     {"op": "set_user_id", "userName", "userId"}
+    {"op": "fail", "action", "times"?: 1, "status"?: 403, "code"?: "AccessDenied"}
+        the next `times` requests of `action` fail with IAM's XML error shape.
     {"op": "calls"}
         answers {"calls": {Action: count}}: every AWS API call served since start, counted
         at the server, so a test can prove what the function did and did not call.
@@ -66,12 +68,33 @@ MARKER_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 class CallCounter:
     """WSGI middleware counting each request by its API action (awsQuery `Action=` for IAM
-    and STS, the `X-Amz-Target` operation for JSON services such as Config)."""
+    and STS, the `X-Amz-Target` operation for JSON services such as Config), and failing the
+    next N requests of an action on demand with IAM's real error shape (see `fail`)."""
 
     def __init__(self, app):
         self.app = app
         self.calls = Counter()
+        self.faults = {}  # action -> [remaining, status, code]
         self.lock = threading.Lock()
+
+    def fail(self, action, times, status, code):
+        with self.lock:
+            self.faults[action] = [times, status, code]
+
+    def injected_fault(self, action, start_response):
+        with self.lock:
+            fault = self.faults.get(action)
+            if not fault or fault[0] <= 0:
+                return None
+            fault[0] -= 1
+            _, status, code = fault
+        body = (
+            '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error>'
+            f"<Type>Sender</Type><Code>{code}</Code><Message>injected by the emulator</Message>"
+            "</Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+        ).encode()
+        start_response(f"{status} Injected", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+        return [body]
 
     def __call__(self, environ, start_response):
         action = None
@@ -87,6 +110,9 @@ class CallCounter:
         if action:
             with self.lock:
                 self.calls[action] += 1
+            fault = self.injected_fault(action, start_response)
+            if fault is not None:
+                return fault
         return self.app(environ, start_response)
 
     def snapshot(self):
@@ -255,6 +281,9 @@ def handle(command):
         return {}
     if op == "calls":
         return {"calls": COUNTER.snapshot()}
+    if op == "fail":
+        COUNTER.fail(command["action"], command.get("times", 1), command.get("status", 403), command.get("code", "AccessDenied"))
+        return {}
     if op == "key_states":
         return key_states()
     if op == "set_user_id":
