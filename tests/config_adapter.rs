@@ -4,7 +4,6 @@
 //! deserializer and retry classifier run.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use access_key_remediator::adapters::config::AwsConfigInventory;
 use access_key_remediator::ports::UserInventory;
@@ -12,7 +11,9 @@ use aws_sdk_config::Client;
 use aws_sdk_config::operation::list_discovered_resources::ListDiscoveredResourcesInput;
 use aws_sdk_config::types::ResourceType;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use aws_smithy_types::retry::RetryConfig;
+
+mod support;
+use support::mocks::{request_log, three_quick_attempts};
 
 const USER_ID: &str = "AIDAJQABLZS4A3QDU576Q";
 
@@ -22,12 +23,7 @@ fn inventory(rules: &[&Rule]) -> AwsConfigInventory {
         aws_sdk_config,
         RuleMode::Sequential,
         rules,
-        |config| config.retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1))
-                .with_max_backoff(Duration::from_millis(5))
-        )
+        |config| config.retry_config(three_quick_attempts())
     ))
 }
 
@@ -48,7 +44,7 @@ fn discovered(identifiers: &[(&str, &str)]) -> String {
 fn list_discovered_resources(
     body: String,
 ) -> (Rule, Arc<Mutex<Vec<ListDiscoveredResourcesInput>>>) {
-    let requests = Arc::new(Mutex::new(Vec::new()));
+    let requests = request_log();
     let log = requests.clone();
     let rule = mock!(Client::list_discovered_resources)
         .match_requests(move |input| {

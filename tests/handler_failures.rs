@@ -8,7 +8,6 @@
 //! finds no rule and panics the mock, failing the test.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use access_key_remediator::adapters::config::AwsConfigInventory;
 use access_key_remediator::adapters::iam::AwsIam;
@@ -28,13 +27,17 @@ use aws_sdk_iam::operation::list_users::ListUsersOutput;
 use aws_sdk_iam::operation::tag_user::{TagUserInput, TagUserOutput};
 use aws_sdk_iam::operation::untag_user::UntagUserOutput;
 use aws_sdk_iam::operation::update_access_key::{UpdateAccessKeyInput, UpdateAccessKeyOutput};
-use aws_sdk_iam::types::{AccessKeyMetadata, StatusType, Tag, User};
+use aws_sdk_iam::types::{AccessKeyMetadata, StatusType, Tag};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use aws_smithy_types::retry::RetryConfig;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration as Days, OffsetDateTime};
+
+mod support;
+use support::mocks::{
+    access_denied_xml, iam_error_xml, iam_user, request_log, three_quick_attempts, throttling_xml,
+};
 
 /// The UserId events/non-compliant-alice.json names.
 const ALICE_ID: &str = "AIDAZ4ALICEEXAMPLE001";
@@ -47,14 +50,6 @@ const NEWER_KEY: &str = "AKIAZ4ALICENEWKEY0002";
 // ---------------------------------------------------------------------------------------------
 // The remediator, its clients and the event
 // ---------------------------------------------------------------------------------------------
-
-/// Three attempts in all, with millisecond backoff so retry tests stay fast.
-fn three_quick_attempts() -> RetryConfig {
-    RetryConfig::standard()
-        .with_max_attempts(3)
-        .with_initial_backoff(Duration::from_millis(1))
-        .with_max_backoff(Duration::from_millis(5))
-}
 
 /// The remediator as deployed (default settings: delete mode, 90-day age limit, 14-day
 /// grace), over SDK clients that answer from the given rules.
@@ -96,11 +91,6 @@ async fn invoke(
     handle(remediator, alice_event()).await
 }
 
-/// A shared log of what a rule's matcher was shown.
-fn request_log<T>() -> Arc<Mutex<Vec<T>>> {
-    Arc::new(Mutex::new(Vec::new()))
-}
-
 fn days_ago(days: i64) -> OffsetDateTime {
     OffsetDateTime::now_utc() - Days::days(days)
 }
@@ -123,36 +113,6 @@ fn only_user_keys(report: &Report) -> Vec<(String, Action)> {
 // Service bodies
 // ---------------------------------------------------------------------------------------------
 
-/// IAM's awsQuery error document, as IAM sends it.
-fn iam_error_xml(kind: &str, code: &str, message: &str) -> String {
-    format!(
-        r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
-  <Error>
-    <Type>{kind}</Type>
-    <Code>{code}</Code>
-    <Message>{message}</Message>
-  </Error>
-  <RequestId>8f0e5e3c-4b3a-4d39-9b8e-1f2a3b4c5d6e</RequestId>
-</ErrorResponse>"#
-    )
-}
-
-fn access_denied_xml(action: &str, user_name: &str) -> String {
-    iam_error_xml(
-        "Sender",
-        "AccessDenied",
-        &format!(
-            "User: arn:aws:sts::123456789012:assumed-role/access-key-remediator/fn is not \
-             authorized to perform: iam:{action} on resource: user {user_name} because no \
-             identity-based policy allows the iam:{action} action"
-        ),
-    )
-}
-
-fn throttling_xml() -> String {
-    iam_error_xml("Sender", "Throttling", "Rate exceeded")
-}
-
 fn iam_service_failure_xml() -> String {
     iam_error_xml(
         "Receiver",
@@ -170,17 +130,6 @@ fn discovered_json(user_id: &str, user_name: &str) -> String {
     format!(
         r#"{{"resourceIdentifiers":[{{"resourceType":"AWS::IAM::User","resourceId":"{user_id}","resourceName":"{user_name}"}}]}}"#
     )
-}
-
-fn iam_user(user_name: &str, user_id: &str) -> User {
-    User::builder()
-        .path("/")
-        .user_name(user_name)
-        .user_id(user_id)
-        .arn(format!("arn:aws:iam::123456789012:user/{user_name}"))
-        .create_date(aws_smithy_types::DateTime::from_secs(1_600_000_000))
-        .build()
-        .expect("every required User field is set")
 }
 
 fn access_key(

@@ -4,8 +4,6 @@
 //! real deserializer and retry classifier are in the loop.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use access_key_remediator::adapters::iam::AwsIam;
 use access_key_remediator::domain::policy::{AccessKey, KeyStatus};
@@ -22,22 +20,18 @@ use aws_sdk_iam::operation::update_access_key::{
     UpdateAccessKeyError, UpdateAccessKeyInput, UpdateAccessKeyOutput,
 };
 use aws_sdk_iam::types::error::NoSuchEntityException;
-use aws_sdk_iam::types::{StatusType, Tag, User};
+use aws_sdk_iam::types::{StatusType, Tag};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use aws_smithy_types::retry::RetryConfig;
 use time::macros::datetime;
+
+mod support;
+use support::mocks::{
+    access_denied_xml, iam_error_xml, iam_user, request_log, three_quick_attempts, throttling_xml,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Clients and canned IAM responses
 // ---------------------------------------------------------------------------------------------
-
-/// Three attempts in all, with millisecond backoff so retry tests stay fast.
-fn three_quick_attempts() -> RetryConfig {
-    RetryConfig::standard()
-        .with_max_attempts(3)
-        .with_initial_backoff(Duration::from_millis(1))
-        .with_max_backoff(Duration::from_millis(5))
-}
 
 /// An adapter whose client answers from `rules`, in order.
 fn iam(rules: &[&Rule]) -> AwsIam {
@@ -48,25 +42,6 @@ fn iam_with_mode(mode: RuleMode, rules: &[&Rule]) -> AwsIam {
     AwsIam::new(mock_client!(aws_sdk_iam, mode, rules, |config| {
         config.retry_config(three_quick_attempts())
     }))
-}
-
-/// A shared log of the inputs a rule was asked to answer, filled in by its matcher.
-fn request_log<T>() -> Arc<Mutex<Vec<T>>> {
-    Arc::new(Mutex::new(Vec::new()))
-}
-
-/// IAM's awsQuery error document, exactly as IAM sends it.
-fn iam_error_xml(kind: &str, code: &str, message: &str) -> String {
-    format!(
-        r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
-  <Error>
-    <Type>{kind}</Type>
-    <Code>{code}</Code>
-    <Message>{message}</Message>
-  </Error>
-  <RequestId>8f0e5e3c-4b3a-4d39-9b8e-1f2a3b4c5d6e</RequestId>
-</ErrorResponse>"#
-    )
 }
 
 fn no_such_user_xml(user_name: &str) -> String {
@@ -83,33 +58,6 @@ fn no_such_key_xml(access_key_id: &str) -> String {
         "NoSuchEntity",
         &format!("The Access Key with id {access_key_id} cannot be found."),
     )
-}
-
-fn throttling_xml() -> String {
-    iam_error_xml("Sender", "Throttling", "Rate exceeded")
-}
-
-fn access_denied_xml(action: &str, user_name: &str) -> String {
-    iam_error_xml(
-        "Sender",
-        "AccessDenied",
-        &format!(
-            "User: arn:aws:sts::123456789012:assumed-role/access-key-remediator/fn is not \
-             authorized to perform: iam:{action} on resource: user {user_name} because no \
-             identity-based policy allows the iam:{action} action"
-        ),
-    )
-}
-
-fn iam_user(user_name: &str, user_id: &str) -> User {
-    User::builder()
-        .path("/")
-        .user_name(user_name)
-        .user_id(user_id)
-        .arn(format!("arn:aws:iam::123456789012:user/{user_name}"))
-        .create_date(aws_smithy_types::DateTime::from_secs(1_600_000_000))
-        .build()
-        .expect("every required User field is set")
 }
 
 /// One ListUsers page; `next_marker` set means "truncated, ask again with this Marker".
