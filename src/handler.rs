@@ -150,10 +150,6 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
         Remediator { api_calls, ..self }
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
     async fn handle_payload(
         &self,
         payload: Value,

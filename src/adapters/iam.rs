@@ -15,45 +15,21 @@ use crate::ports::{AwsError, IamDirectory, IamUser, WriteOutcome};
 /// ListUsers' largest page: fewer round trips in accounts with thousands of users.
 const LIST_USERS_PAGE_SIZE: i32 = 1000;
 
-/// How long to wait for IAM to finish a credential report: the delay doubles from `first`
-/// up to `longest`, for at most `polls` GenerateCredentialReport calls (IAM usually needs
-/// seconds; the defaults allow about a minute).
-#[derive(Debug, Clone, Copy)]
-pub struct ReportPolling {
-    pub polls: u32,
-    pub first: Duration,
-    pub longest: Duration,
-}
-
-impl Default for ReportPolling {
-    fn default() -> Self {
-        ReportPolling {
-            polls: 10,
-            first: Duration::from_millis(500),
-            longest: Duration::from_secs(8),
-        }
-    }
-}
+/// How long to wait for IAM to finish a credential report: the delay between
+/// GenerateCredentialReport polls doubles from the first to the longest, for at most
+/// `REPORT_POLLS` polls. IAM usually needs seconds; this allows about a minute.
+const REPORT_POLLS: u32 = 10;
+const FIRST_POLL_DELAY: Duration = Duration::from_millis(500);
+const LONGEST_POLL_DELAY: Duration = Duration::from_secs(8);
 
 #[derive(Debug, Clone)]
 pub struct AwsIam {
     client: Client,
-    report_polling: ReportPolling,
 }
 
 impl AwsIam {
     pub fn new(client: Client) -> Self {
-        AwsIam {
-            client,
-            report_polling: ReportPolling::default(),
-        }
-    }
-
-    pub fn with_report_polling(self, report_polling: ReportPolling) -> Self {
-        AwsIam {
-            report_polling,
-            ..self
-        }
+        AwsIam { client }
     }
 }
 
@@ -145,13 +121,8 @@ impl IamDirectory for AwsIam {
     }
 
     async fn credential_report(&self) -> Result<Vec<u8>, AwsError> {
-        let ReportPolling {
-            polls,
-            first,
-            longest,
-        } = self.report_polling;
-        let mut delay = first;
-        for poll in 1..=polls {
+        let mut delay = FIRST_POLL_DELAY;
+        for poll in 1..=REPORT_POLLS {
             let generated = self.client.generate_credential_report().send().await;
             let Found::Yes(generated) = classify("GenerateCredentialReport", generated)? else {
                 break;
@@ -166,15 +137,16 @@ impl IamDirectory for AwsIam {
                     .map(|blob| blob.as_ref().to_vec())
                     .unwrap_or_default());
             }
-            if poll < polls {
+            if poll < REPORT_POLLS {
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(longest);
+                delay = (delay * 2).min(LONGEST_POLL_DELAY);
             }
         }
         Err(AwsError {
             service: "IAM",
             operation: "GenerateCredentialReport",
-            source: format!("the credential report was not complete after {polls} polls").into(),
+            source: format!("the credential report was not complete after {REPORT_POLLS} polls")
+                .into(),
         })
     }
 
