@@ -14,11 +14,12 @@ BENCH_USERS ?= 10000
 # from moto's (bench/requirements.txt says which).
 BENCH_VENV := .venv-bench
 
-.PHONY: help venv build build-arm64 test lint demo emulator invoke clean
+.PHONY: help venv build build-arm64 test soak lint demo emulator invoke clean
 
 help:
 	@echo "make demo        run the function on a seeded local AWS emulator and show what it did"
 	@echo "make test        run every test (policy, adapters, end to end against moto)"
+	@echo "make soak        the property tests at full case counts (release build)"
 	@echo "make lint        rustfmt, clippy -D warnings, cfn-lint"
 	@echo "make build       release build for Lambda (cargo lambda, host architecture)"
 	@echo "make build-arm64 release build for Lambda on arm64 (Graviton), as template.yaml deploys"
@@ -46,6 +47,12 @@ build-arm64: venv
 # --all-targets: the crate has no doc tests, and a closing "0 passed" would end the log.
 test: venv
 	cargo test --all-targets
+
+# The property tests at full strength (release build): 100,000 cases per policy invariant and
+# 1,000,000 hostile payloads per intake property. `make test` runs them at 256 cases.
+soak:
+	PROPTEST_CASES=100000 cargo test --release --test policy_invariants
+	PROPTEST_CASES=1000000 cargo test --release --test intake_fuzz
 
 lint: venv
 	cargo fmt --check
