@@ -96,7 +96,10 @@ async fn no_log_line_carries_the_secret_key_or_the_session_token() {
         "the capture saw the function's logs"
     );
     assert!(logs.contains("invocation failed"), "and its error logs");
-    assert!(logs.contains("aws_smithy_runtime"), "and the SDK's own debug logs");
+    assert!(
+        logs.contains("aws_smithy_runtime"),
+        "and the SDK's own debug logs"
+    );
     for (what, value) in [
         ("secret access key", SECRET),
         ("session token", SESSION_TOKEN),
