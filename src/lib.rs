@@ -5,6 +5,18 @@
 //! Layout: `domain::policy` decides (pure), `intake` reads events, `ports` names the AWS
 //! calls and `adapters` makes them, `handler` wires one invocation together.
 
+/// Serializes a unit-only enum as its `as_str()` name, so the JSON report and the log lines
+/// spell each value from one place.
+macro_rules! serialize_as_str {
+    ($($type:ty),+) => {$(
+        impl serde::Serialize for $type {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+    )+};
+}
+
 pub mod adapters;
 pub mod credential_report;
 pub mod domain;

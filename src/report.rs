@@ -9,8 +9,7 @@ use crate::adapters::api_calls::ApiCalls;
 use crate::domain::policy::{Action, KeyStatus};
 use crate::settings::Mode;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
     Event,
     Sweep,
@@ -26,8 +25,7 @@ impl Trigger {
 }
 
 /// Whether the invocation got as far as a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Remediated,
     Ignored,
@@ -43,6 +41,8 @@ impl Outcome {
         }
     }
 }
+
+serialize_as_str!(Trigger, Outcome);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

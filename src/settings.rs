@@ -33,11 +33,7 @@ impl fmt::Display for Mode {
     }
 }
 
-impl serde::Serialize for Mode {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
+serialize_as_str!(Mode);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {

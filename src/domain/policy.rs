@@ -50,8 +50,7 @@ pub struct AccessKey {
 }
 
 /// What happened, or would happen, to a key: the values of the report's `action` field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Action {
     Deactivated,
     Deleted,
@@ -94,6 +93,8 @@ impl Action {
         }
     }
 }
+
+serialize_as_str!(Action);
 
 /// What the policy wants done to one key. Only the first three make IAM write calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
