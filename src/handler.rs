@@ -3,7 +3,7 @@
 //! in `domain::policy`, the AWS calls behind `ports`.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::future::try_join_all;
@@ -14,6 +14,7 @@ use thiserror::Error;
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
+use crate::accounts::{AccountClients, HomeAccount, MemberAccounts};
 use crate::adapters::api_calls::ApiCallCounter;
 use crate::credential_report::{self, ReportError};
 use crate::domain::policy::{
@@ -32,8 +33,11 @@ pub const SWEEP_DEADLINE_MARGIN: Duration = Duration::from_secs(15);
 /// Everything an invocation needs, built once per container.
 pub struct Remediator<I, C> {
     settings: Settings,
-    iam: I,
-    inventory: C,
+    metrics: Option<MetricSink>,
+    /// The clients of the function's own account.
+    home: Arc<AccountClients<I, C>>,
+    /// Clients for other accounts, through MEMBER_ROLE_NAME; `None` when it is unset.
+    members: Option<MemberAccounts<I, C>>,
     api_calls: ApiCallCounter,
 }
 
@@ -57,6 +61,22 @@ pub enum HandlerError {
     CredentialReport(#[source] AwsError),
     #[error(transparent)]
     UnreadableReport(#[from] ReportError),
+    /// An operator's mistake, not AWS's, so a retry cannot help; it is still an error, so that
+    /// the Errors alarm fires and the dead-letter queue keeps the event for after the fix.
+    #[error(
+        "the event is for account {account}, but this function runs in {home} and MEMBER_ROLE_NAME \
+         is not set, so it may act only in its own account; nothing was changed"
+    )]
+    ForeignAccount { account: String, home: String },
+    #[error("the sweep of {failed} account(s) failed, first {account}")]
+    Accounts {
+        failed: usize,
+        account: String,
+        #[source]
+        first: Box<HandlerError>,
+        /// What was done in every account, the failed ones as far as they got.
+        report: Box<Report>,
+    },
     /// Some calls failed after the SDK's retries. Everything else was still carried out, and
     /// the error makes Lambda retry the event (and, past its retries, dead-letter it).
     #[error("{failed} AWS call(s) failed; everything else was carried out")]
@@ -64,8 +84,25 @@ pub enum HandlerError {
         failed: usize,
         #[source]
         first: AwsError,
+        /// What was done, failures included: logged, and counted in the metrics.
+        report: Box<Report>,
     },
 }
+
+impl HandlerError {
+    /// The report of work done before the failure, when the invocation got that far.
+    pub fn partial_report(&self) -> Option<&Report> {
+        match self {
+            HandlerError::Incomplete { report, .. } | HandlerError::Accounts { report, .. } => {
+                Some(report)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Where the function's CloudWatch EMF lines go: stdout when deployed (see `main`).
+pub type MetricSink = Box<dyn Fn(&str) + Send + Sync>;
 
 impl From<HandlerError> for Diagnostic {
     fn from(error: HandlerError) -> Self {
@@ -77,6 +114,8 @@ impl From<HandlerError> for Diagnostic {
                 "CredentialReportFailed"
             }
             HandlerError::Incomplete { .. } => "RemediationFailed",
+            HandlerError::ForeignAccount { .. } => "AccountNotConfigured",
+            HandlerError::Accounts { .. } => "AccountSweepFailed",
         };
         Diagnostic {
             error_type: error_type.to_owned(),
@@ -91,10 +130,22 @@ pub async fn handle<I: IamDirectory, C: UserInventory>(
     event: LambdaEvent<Value>,
 ) -> Result<Report, HandlerError> {
     let deadline = deadline_of(&event.context);
-    let result = remediator.handle_payload(event.payload, deadline).await;
-    match &result {
-        Ok(report) => log_summary(report),
-        Err(error) => tracing::error!(error = %error_chain(error), "invocation failed"),
+    let home = HomeAccount::from_function_arn(&event.context.invoked_function_arn);
+    let result = remediator
+        .handle_payload(event.payload, deadline, home)
+        .await;
+    let report = match &result {
+        Ok(report) => Some(report),
+        Err(error) => error.partial_report(),
+    };
+    if let Some(report) = report {
+        if result.is_ok() {
+            log_summary(report);
+        }
+        remediator.emit_metrics(report);
+    }
+    if let Err(error) = &result {
+        tracing::error!(error = %error_chain(error), "invocation failed");
     }
     result
 }
@@ -138,9 +189,38 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
     pub fn new(settings: Settings, iam: I, inventory: C) -> Self {
         Remediator {
             settings,
-            iam,
-            inventory,
+            home: Arc::new(AccountClients { iam, inventory }),
+            members: None,
+            metrics: None,
             api_calls: ApiCallCounter::default(),
+        }
+    }
+
+    /// Sends each invocation's CloudWatch EMF lines to `sink`; without one none are made.
+    pub fn with_metric_sink(self, sink: MetricSink) -> Self {
+        Remediator {
+            metrics: Some(sink),
+            ..self
+        }
+    }
+
+    fn emit_metrics(&self, report: &Report) {
+        if let Some(sink) = &self.metrics {
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_millis() as u64);
+            for line in report.metric_lines(now_ms) {
+                sink(&line);
+            }
+        }
+    }
+
+    /// Lets the remediator act in other accounts through the member role (the settings'
+    /// `member_role` names it).
+    pub fn with_member_accounts(self, members: MemberAccounts<I, C>) -> Self {
+        Remediator {
+            members: Some(members),
+            ..self
         }
     }
 
@@ -154,21 +234,144 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
         &self,
         payload: Value,
         deadline: Option<Instant>,
+        home: Option<HomeAccount>,
     ) -> Result<Report, HandlerError> {
         let mode = self.settings.mode;
         let calls_before = self.api_calls.snapshot();
-        let mut report = match intake::classify(payload, &self.settings)? {
+        let intake = intake::classify(payload, &self.settings)?;
+        // Without an invoked ARN (a test's Context::default(), a local runtime) the event's
+        // own account is taken as home.
+        let home = home.or_else(|| {
+            let account_id = match &intake {
+                Intake::Remediate(target) => target.account.clone(),
+                Intake::Sweep { account, .. } | Intake::Ignore { account, .. } => account.clone(),
+            }?;
+            Some(HomeAccount {
+                partition: "aws".to_owned(),
+                account_id,
+            })
+        });
+        let mut report = match intake {
             Intake::Ignore { account, reason } => {
                 Report::nothing_done(Trigger::Event, mode, account, Outcome::Ignored, reason)
             }
-            Intake::Remediate(target) => self.remediate_event(target).await?,
-            Intake::Sweep { account } => self.sweep(account, deadline).await?,
+            Intake::Remediate(target) => {
+                let at = self
+                    .clients_for(target.account.as_deref(), home.as_ref())
+                    .await?;
+                self.remediate_event(&at, target).await?
+            }
+            Intake::Sweep { account, accounts } if accounts.is_empty() => {
+                let at = self.clients_for(account.as_deref(), home.as_ref()).await?;
+                let budget = Mutex::new(self.settings.max_actions_per_invocation);
+                self.sweep(&at, account, deadline, &budget).await?
+            }
+            Intake::Sweep { account, accounts } => {
+                self.sweep_accounts(account, accounts, deadline, home.as_ref())
+                    .await?
+            }
         };
         report.api_calls = self.api_calls.since(&calls_before);
         Ok(report)
     }
 
-    async fn remediate_event(&self, target: ComplianceTarget) -> Result<Report, HandlerError> {
+    /// The clients that act in `account`: the function's own, or the member role's there.
+    async fn clients_for(
+        &self,
+        account: Option<&str>,
+        home: Option<&HomeAccount>,
+    ) -> Result<Arc<AccountClients<I, C>>, HandlerError> {
+        let (Some(account), Some(home)) = (account, home) else {
+            return Ok(Arc::clone(&self.home));
+        };
+        if account == home.account_id {
+            return Ok(Arc::clone(&self.home));
+        }
+        match (&self.settings.member_role, &self.members) {
+            (Some(role), Some(members)) => {
+                let role_arn = home.member_role_arn(account, &role.name);
+                info!(account, role = %role_arn, "acting in a member account");
+                Ok(members.clients(&role_arn).await)
+            }
+            _ => Err(HandlerError::ForeignAccount {
+                account: account.to_owned(),
+                home: home.account_id.clone(),
+            }),
+        }
+    }
+
+    /// Sweeps each listed account in turn, one action budget across them all. One account's
+    /// failure does not stop the others; it fails the invocation once they are done.
+    async fn sweep_accounts(
+        &self,
+        account: Option<String>,
+        accounts: Vec<String>,
+        deadline: Option<Instant>,
+        home: Option<&HomeAccount>,
+    ) -> Result<Report, HandlerError> {
+        let invocation_calls = self.api_calls.snapshot();
+        let budget = Mutex::new(self.settings.max_actions_per_invocation);
+        let mut reports = Vec::with_capacity(accounts.len());
+        let mut deferred_accounts = Vec::new();
+        let mut failures = Vec::new();
+        for swept in accounts {
+            if out_of_time(deadline) {
+                deferred_accounts.push(swept);
+                continue;
+            }
+            let calls_before = self.api_calls.snapshot();
+            let result = match self.clients_for(Some(&swept), home).await {
+                Ok(at) => {
+                    self.sweep(&at, Some(swept.clone()), deadline, &budget)
+                        .await
+                }
+                Err(error) => Err(error),
+            };
+            match result {
+                Ok(mut report) => {
+                    report.api_calls = self.api_calls.since(&calls_before);
+                    reports.push(report);
+                }
+                Err(error) => {
+                    tracing::error!(account = %swept, error = %error_chain(&error), "account sweep failed");
+                    if let Some(partial) = error.partial_report() {
+                        let mut partial = partial.clone();
+                        partial.api_calls = self.api_calls.since(&calls_before);
+                        reports.push(partial);
+                    }
+                    failures.push((swept, error));
+                }
+            }
+        }
+        if !deferred_accounts.is_empty() {
+            warn!(
+                deferred = deferred_accounts.len(),
+                "sweep: Lambda deadline near; the remaining accounts are left to the next sweep"
+            );
+        }
+        let mut report =
+            Report::of_accounts(self.settings.mode, account, reports, deferred_accounts);
+        let mut failures = failures.into_iter();
+        match failures.next() {
+            None => Ok(report),
+            Some((account, first)) => {
+                report.api_calls = self.api_calls.since(&invocation_calls);
+                log_summary(&report);
+                Err(HandlerError::Accounts {
+                    failed: 1 + failures.len(),
+                    account,
+                    first: Box::new(first),
+                    report: Box::new(report),
+                })
+            }
+        }
+    }
+
+    async fn remediate_event(
+        &self,
+        at: &AccountClients<I, C>,
+        target: ComplianceTarget,
+    ) -> Result<Report, HandlerError> {
         let mode = self.settings.mode;
         let gone = |account| {
             Report::nothing_done(
@@ -180,13 +383,13 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
             )
         };
         info!(user_id = %target.user_id, rule = %target.rule_name, "remediating");
-        let Some(user) = self.resolve(&target.user_id).await? else {
+        let Some(user) = self.resolve(at, &target.user_id).await? else {
             return Ok(gone(target.account));
         };
         let now = OffsetDateTime::now_utc();
         let budget = Mutex::new(self.settings.max_actions_per_invocation);
         let remediation = self
-            .remediate_user(&user.user_name, Some(&user.user_id), now, &budget)
+            .remediate_user(at, &user.user_name, Some(&user.user_id), now, &budget)
             .await
             .map_err(|source| HandlerError::Read {
                 user_name: user.user_name.clone(),
@@ -199,16 +402,18 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
         finish(report, done.failures)
     }
 
-    /// Sweeps the account: the credential report nominates users, and each goes through the
-    /// same read, policy and apply as an event, SWEEP_CONCURRENCY at a time, sharing one
-    /// action budget.
+    /// Sweeps one account: the credential report nominates users, and each goes through the
+    /// same read, policy and apply as an event, SWEEP_CONCURRENCY at a time, spending from
+    /// the invocation's one action budget.
     async fn sweep(
         &self,
+        at: &AccountClients<I, C>,
         account: Option<String>,
         deadline: Option<Instant>,
+        budget: &Mutex<u32>,
     ) -> Result<Report, HandlerError> {
         let now = OffsetDateTime::now_utc();
-        let report = self
+        let report = at
             .iam
             .credential_report()
             .await
@@ -219,25 +424,16 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
             "sweep: users nominated by the credential report"
         );
 
-        let budget = Mutex::new(self.settings.max_actions_per_invocation);
-        let out_of_time = || {
-            deadline.is_some_and(|deadline| {
-                deadline.saturating_duration_since(Instant::now()) < SWEEP_DEADLINE_MARGIN
-            })
-        };
         // `buffered` keeps report order, so two sweeps of one account read alike.
         let outcomes: Vec<SweepOutcome> = stream::iter(nominees)
-            .map(|user_name| {
-                let budget = &budget;
-                async move {
-                    if out_of_time() {
-                        return SweepOutcome::NotStarted(user_name);
-                    }
-                    match self.remediate_user(&user_name, None, now, budget).await {
-                        Ok(Some(done)) => SweepOutcome::Done(done),
-                        Ok(None) => SweepOutcome::Gone,
-                        Err(error) => SweepOutcome::ReadFailed(error),
-                    }
+            .map(|user_name| async move {
+                if out_of_time(deadline) {
+                    return SweepOutcome::NotStarted(user_name);
+                }
+                match self.remediate_user(at, &user_name, None, now, budget).await {
+                    Ok(Some(done)) => SweepOutcome::Done(done),
+                    Ok(None) => SweepOutcome::Gone,
+                    Err(error) => SweepOutcome::ReadFailed(error),
                 }
             })
             .buffered(self.settings.sweep_concurrency)
@@ -270,16 +466,20 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
     }
 
     /// Finds the user a Config event names by UserId.
-    async fn resolve(&self, user_id: &str) -> Result<Option<IamUser>, HandlerError> {
+    async fn resolve(
+        &self,
+        at: &AccountClients<I, C>,
+        user_id: &str,
+    ) -> Result<Option<IamUser>, HandlerError> {
         let resolve_error = |source| HandlerError::Resolve {
             user_id: user_id.to_owned(),
             source,
         };
-        match self.inventory.user_name_for_id(user_id).await {
+        match at.inventory.user_name_for_id(user_id).await {
             Ok(Some(name)) => {
                 // Config's record can lag a rename, or a user deleted and re-created under
                 // the same name: IAM must confirm the name still belongs to this UserId.
-                let current = self.iam.get_user(&name).await.map_err(resolve_error)?;
+                let current = at.iam.get_user(&name).await.map_err(resolve_error)?;
                 if let Some(user) = current.filter(|user| user.user_id == user_id) {
                     return Ok(Some(user));
                 }
@@ -292,22 +492,20 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
                 "Config lookup failed; scanning IAM"
             ),
         }
-        self.iam
-            .find_user_by_id(user_id)
-            .await
-            .map_err(resolve_error)
+        at.iam.find_user_by_id(user_id).await.map_err(resolve_error)
     }
 
     /// Reads one user's state, decides, and carries the decisions out, spending from the
     /// invocation's shared `budget`. `None` when the user vanished before we could read them.
     async fn remediate_user(
         &self,
+        at: &AccountClients<I, C>,
         user_name: &str,
         user_id: Option<&str>,
         now: OffsetDateTime,
         budget: &Mutex<u32>,
     ) -> Result<Option<UserRemediation>, AwsError> {
-        let Some((keys, tags)) = self.snapshot(user_name).await? else {
+        let Some((keys, tags)) = self.snapshot(at, user_name).await? else {
             return Ok(None);
         };
 
@@ -330,7 +528,7 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
         // The snapshot may be seconds old: one fresh read before any deletion, so a key
         // someone re-activated since is not deleted. `None` when that read failed.
         let statuses_now = if plan.keys.iter().any(|d| d.verdict == Verdict::Delete) {
-            match self.iam.list_access_keys(user_name).await {
+            match at.iam.list_access_keys(user_name).await {
                 Ok(keys) => Some(
                     keys.unwrap_or_default()
                         .into_iter()
@@ -348,7 +546,7 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
         let mut key_reports = Vec::with_capacity(plan.keys.len());
         for decision in &plan.keys {
             let outcome = self
-                .carry_out(user_name, decision, now, statuses_now.as_ref())
+                .carry_out(at, user_name, decision, now, statuses_now.as_ref())
                 .await;
             let (action, reason) = match outcome {
                 Ok(done) => done,
@@ -382,7 +580,7 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
         }
 
         if !plan.stale_markers.is_empty() {
-            match self.iam.untag_user(user_name, &plan.stale_markers).await {
+            match at.iam.untag_user(user_name, &plan.stale_markers).await {
                 Ok(_) => {
                     info!(user = user_name, markers = ?plan.stale_markers, "removed stale markers")
                 }
@@ -404,18 +602,19 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
     /// The user's keys (with last use) and tags, read concurrently.
     async fn snapshot(
         &self,
+        at: &AccountClients<I, C>,
         user_name: &str,
     ) -> Result<Option<(Vec<AccessKey>, BTreeMap<String, String>)>, AwsError> {
         let (keys, tags) = tokio::try_join!(
-            self.iam.list_access_keys(user_name),
-            self.iam.list_user_tags(user_name)
+            at.iam.list_access_keys(user_name),
+            at.iam.list_user_tags(user_name)
         )?;
         let (Some(mut keys), Some(tags)) = (keys, tags) else {
             return Ok(None);
         };
         let last_used = try_join_all(
             keys.iter()
-                .map(|key| self.iam.key_last_used(&key.access_key_id)),
+                .map(|key| at.iam.key_last_used(&key.access_key_id)),
         )
         .await?;
         for (key, last_used) in keys.iter_mut().zip(last_used) {
@@ -428,6 +627,7 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
     /// `statuses_now` is the fresh read of key statuses a deletion checks against.
     async fn carry_out(
         &self,
+        at: &AccountClients<I, C>,
         user_name: &str,
         decision: &KeyDecision,
         now: OffsetDateTime,
@@ -439,19 +639,19 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
         match decision.verdict {
             Verdict::Leave(action) => Ok((action, reason)),
             Verdict::Deactivate => {
-                if self.iam.deactivate_key(user_name, key_id).await? == WriteOutcome::AlreadyGone {
+                if at.iam.deactivate_key(user_name, key_id).await? == WriteOutcome::AlreadyGone {
                     return Ok((
                         Action::Deactivated,
                         format!("{reason}; the key was already gone"),
                     ));
                 }
-                self.iam
+                at.iam
                     .tag_user(user_name, &marker, &marker_tag_value(now))
                     .await?;
                 Ok((Action::Deactivated, reason))
             }
             Verdict::Mark => {
-                self.iam
+                at.iam
                     .tag_user(user_name, &marker, &marker_tag_value(now))
                     .await?;
                 Ok((Action::Marked, reason))
@@ -472,17 +672,24 @@ impl<I: IamDirectory, C: UserInventory> Remediator<I, C> {
                     }
                     None => format!("{reason}; the key was already gone"),
                     Some(KeyStatus::Inactive) => {
-                        self.iam.delete_key(user_name, key_id).await?;
+                        at.iam.delete_key(user_name, key_id).await?;
                         reason
                     }
                 };
-                self.iam
+                at.iam
                     .untag_user(user_name, std::slice::from_ref(&marker))
                     .await?;
                 Ok((Action::Deleted, reason))
             }
         }
     }
+}
+
+/// Whether the Lambda deadline is too close to start another user or account.
+fn out_of_time(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|deadline| {
+        deadline.saturating_duration_since(Instant::now()) < SWEEP_DEADLINE_MARGIN
+    })
 }
 
 /// The report, or, when some calls failed, the error that makes Lambda retry. The report is
@@ -496,6 +703,7 @@ fn finish(report: Report, failures: Vec<AwsError>) -> Result<Report, HandlerErro
             Err(HandlerError::Incomplete {
                 failed: 1 + failures.len(),
                 first,
+                report: Box::new(report),
             })
         }
     }

@@ -21,8 +21,12 @@ const NON_COMPLIANT: &str = "NON_COMPLIANT";
 pub enum Intake {
     /// A NON_COMPLIANT evaluation of an IAM user by one of our rules.
     Remediate(ComplianceTarget),
-    /// The scheduled sweep of the whole account.
-    Sweep { account: Option<String> },
+    /// The scheduled sweep: of the event's own account, or of the accounts its
+    /// `detail.accounts` names (in order, without repeats).
+    Sweep {
+        account: Option<String>,
+        accounts: Vec<String>,
+    },
     /// A well-formed event that needs no action, and why.
     Ignore {
         account: Option<String>,
@@ -62,6 +66,13 @@ struct EvaluationResult {
     compliance_type: String,
 }
 
+/// A scheduled event's `detail`: EventBridge sends `{}`; a rule's input may name accounts.
+#[derive(Debug, Deserialize)]
+struct SweepDetail {
+    #[serde(default)]
+    accounts: Option<Vec<String>>,
+}
+
 /// Classifies one payload. Makes no AWS call.
 pub fn classify(payload: Value, settings: &Settings) -> Result<Intake, IntakeError> {
     let event: EventBridgeEvent<Value> = parse(payload, "")?;
@@ -74,7 +85,28 @@ pub fn classify(payload: Value, settings: &Settings) -> Result<Intake, IntakeErr
     };
 
     if event.source == SCHEDULE_SOURCE && event.detail_type == SCHEDULED_EVENT {
-        return Ok(Intake::Sweep { account });
+        check_account_id(account.as_deref(), "account")?;
+        let detail: SweepDetail = parse(event.detail, "detail.")?;
+        let accounts = match detail.accounts {
+            None => Vec::new(),
+            Some(listed) if listed.is_empty() => {
+                return Err(IntakeError::Malformed {
+                    path: "detail.accounts".to_owned(),
+                    message: "names no account; leave it out to sweep this account".to_owned(),
+                });
+            }
+            Some(listed) => {
+                let mut accounts: Vec<String> = Vec::with_capacity(listed.len());
+                for (index, id) in listed.into_iter().enumerate() {
+                    check_account_id(Some(&id), &format!("detail.accounts[{index}]"))?;
+                    if !accounts.contains(&id) {
+                        accounts.push(id);
+                    }
+                }
+                accounts
+            }
+        };
+        return Ok(Intake::Sweep { account, accounts });
     }
     if event.source != CONFIG_SOURCE || event.detail_type != COMPLIANCE_CHANGE {
         return ignore(format!(
@@ -103,6 +135,7 @@ pub fn classify(payload: Value, settings: &Settings) -> Result<Intake, IntakeErr
             "compliance type is {compliance:?}, not {NON_COMPLIANT}"
         ));
     }
+    check_account_id(account.as_deref(), "account")?;
     if !is_user_id(&detail.resource_id) {
         return Err(IntakeError::Malformed {
             path: "detail.resourceId".to_owned(),
@@ -140,10 +173,25 @@ fn parse<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T
         let path = if segments.is_empty() {
             "event".to_owned()
         } else {
-            segments.join(".")
+            // Indices read as `accounts[0]`, as in a JSON path, not `accounts.[0]`.
+            segments.join(".").replace(".[", "[")
         };
         IntakeError::Malformed { path, message }
     })
+}
+
+/// The account an event names decides whose credentials act on it, so it must be an account
+/// id and nothing else: twelve digits.
+fn check_account_id(id: Option<&str>, path: &str) -> Result<(), IntakeError> {
+    match id {
+        Some(id) if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(IntakeError::Malformed {
+                path: path.to_owned(),
+                message: format!("{id:?} is not an AWS account id (12 digits)"),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// IAM UserIds are opaque alphanumerics (real ones start `AIDA`; emulators' need not).
@@ -265,9 +313,73 @@ mod tests {
         assert_eq!(
             classify(scheduled, &Settings::default()),
             Ok(Intake::Sweep {
-                account: Some("123456789012".into())
+                account: Some("123456789012".into()),
+                accounts: vec![],
             })
         );
+    }
+
+    fn scheduled_with(detail: Value) -> Value {
+        json!({
+            "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-11-20T00:00:00Z", "region": "us-east-1",
+            "resources": [], "detail": detail
+        })
+    }
+
+    #[test]
+    fn a_scheduled_event_may_name_the_accounts_to_sweep_once_each() {
+        let payload =
+            scheduled_with(json!({ "accounts": ["210987654321", "123456789012", "210987654321"] }));
+        assert_eq!(
+            classify(payload, &Settings::default()),
+            Ok(Intake::Sweep {
+                account: Some("123456789012".into()),
+                accounts: vec!["210987654321".into(), "123456789012".into()],
+            })
+        );
+    }
+
+    #[test]
+    fn a_sweep_refuses_account_lists_that_are_empty_or_not_account_ids() {
+        let cases = [
+            (json!({ "accounts": [] }), "detail.accounts"),
+            (
+                json!({ "accounts": ["210987654321", "12345"] }),
+                "detail.accounts[1]",
+            ),
+            (
+                json!({ "accounts": ["arn:aws:iam::1:root"] }),
+                "detail.accounts[0]",
+            ),
+            (json!({ "accounts": "210987654321" }), "detail.accounts"),
+            (
+                json!({ "accounts": [210987654321u64] }),
+                "detail.accounts[0]",
+            ),
+        ];
+        for (detail, path) in cases {
+            let error = classify(scheduled_with(detail.clone()), &Settings::default())
+                .expect_err(&detail.to_string());
+            let IntakeError::Malformed { path: got, .. } = &error;
+            assert_eq!(got, path, "{error}");
+        }
+    }
+
+    #[test]
+    fn an_event_naming_something_other_than_an_account_id_is_refused() {
+        for bad in [
+            json!("12345678901"),
+            json!("12345678901a"),
+            json!("../123456789012"),
+        ] {
+            let error = classify(
+                with(event(detail()), "/account", bad.clone()),
+                &Settings::default(),
+            )
+            .expect_err(&bad.to_string());
+            assert!(error.to_string().contains("account"), "{error}");
+        }
     }
 
     #[test]

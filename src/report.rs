@@ -9,6 +9,9 @@ use crate::adapters::api_calls::ApiCalls;
 use crate::domain::policy::{Action, KeyStatus};
 use crate::settings::Mode;
 
+/// The CloudWatch namespace of the function's metrics.
+pub const METRIC_NAMESPACE: &str = "AccessKeyRemediator";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
     Event,
@@ -58,6 +61,13 @@ pub struct Report {
     /// Sweep nominees not started before the Lambda deadline; the next sweep takes them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deferred_users: Vec<String>,
+    /// For a sweep of listed accounts: one report per account swept, each of the shape above.
+    /// `summary` and `apiCalls` then total them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<Report>,
+    /// Listed accounts not started before the Lambda deadline; the next sweep takes them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deferred_accounts: Vec<String>,
     pub summary: Summary,
     /// AWS API calls this invocation made, per operation.
     pub api_calls: ApiCalls,
@@ -79,9 +89,69 @@ impl Report {
             reason: None,
             users,
             deferred_users: Vec::new(),
+            accounts: Vec::new(),
+            deferred_accounts: Vec::new(),
             summary,
             api_calls: ApiCalls::new(),
         }
+    }
+
+    /// A sweep of listed accounts: `account` is the one the scheduled event came from.
+    pub fn of_accounts(
+        mode: Mode,
+        account: Option<String>,
+        accounts: Vec<Report>,
+        deferred_accounts: Vec<String>,
+    ) -> Self {
+        let mut summary = Summary::of(&[]);
+        for swept in &accounts {
+            for (action, count) in &swept.summary.0 {
+                *summary.0.entry(*action).or_default() += count;
+            }
+        }
+        Report {
+            accounts,
+            deferred_accounts,
+            summary,
+            ..Report::new(Trigger::Sweep, mode, account, Vec::new())
+        }
+    }
+
+    /// The CloudWatch Embedded Metric Format lines for this report: one per account acted
+    /// in, each counting every action, dimensioned by account and trigger. CloudWatch Logs
+    /// turns them into metrics with no API call from the function.
+    pub fn metric_lines(&self, timestamp_ms: u64) -> Vec<String> {
+        if !self.accounts.is_empty() {
+            return self
+                .accounts
+                .iter()
+                .flat_map(|swept| swept.metric_lines(timestamp_ms))
+                .collect();
+        }
+        let metrics: Vec<serde_json::Value> = self
+            .summary
+            .0
+            .keys()
+            .map(|action| serde_json::json!({ "Name": action.as_str(), "Unit": "Count" }))
+            .collect();
+        let mut line = serde_json::json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": METRIC_NAMESPACE,
+                    "Dimensions": [["Account", "Trigger"]],
+                    "Metrics": metrics,
+                }],
+            },
+            "Account": self.account.as_deref().unwrap_or("unknown"),
+            "Trigger": self.trigger.as_str(),
+            "Mode": self.mode.as_str(),
+            "Outcome": self.outcome.as_str(),
+        });
+        for (action, count) in &self.summary.0 {
+            line[action.as_str()] = (*count).into();
+        }
+        vec![line.to_string()]
     }
 
     pub fn nothing_done(
@@ -141,5 +211,112 @@ impl Summary {
 
     pub fn count(&self, action: Action) -> u32 {
         self.0.get(&action).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn key(action: Action) -> KeyReport {
+        KeyReport {
+            access_key_id: "AKIAEXAMPLE".into(),
+            status: KeyStatus::Active,
+            create_date: OffsetDateTime::UNIX_EPOCH,
+            last_used_date: None,
+            age_days: 200,
+            action,
+            reason: "over age".into(),
+        }
+    }
+
+    fn account_report(account: &str, actions: &[Action]) -> Report {
+        let user = UserReport {
+            user_name: "bob".into(),
+            user_id: None,
+            exempt: false,
+            keys: actions.iter().map(|a| key(*a)).collect(),
+        };
+        Report::new(
+            Trigger::Sweep,
+            Mode::Delete,
+            Some(account.into()),
+            vec![user],
+        )
+    }
+
+    fn parse(lines: Vec<String>) -> Vec<Value> {
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_metric_line_is_an_emf_document_counting_every_action_by_account_and_trigger() {
+        let report = account_report("123456789012", &[Action::Deactivated, Action::Kept]);
+
+        let lines = parse(report.metric_lines(1_795_000_000_000));
+
+        assert_eq!(lines.len(), 1);
+        let line = &lines[0];
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(line["_aws"]["Timestamp"], 1_795_000_000_000u64);
+        assert_eq!(directive["Namespace"], METRIC_NAMESPACE);
+        assert_eq!(
+            directive["Dimensions"],
+            serde_json::json!([["Account", "Trigger"]])
+        );
+        let names: Vec<&str> = directive["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names.len(), Action::ALL.len());
+        for action in Action::ALL {
+            // EMF requires every named metric to be a member of the document's root.
+            let expected = u64::from(report.summary.count(action));
+            assert_eq!(line[action.as_str()], expected, "{}", action.as_str());
+            assert!(names.contains(&action.as_str()));
+        }
+        assert_eq!(
+            (line["Account"].as_str(), line["Trigger"].as_str()),
+            (Some("123456789012"), Some("sweep"))
+        );
+    }
+
+    #[test]
+    fn a_sweep_of_listed_accounts_totals_them_and_gives_each_its_own_metric_line() {
+        let report = Report::of_accounts(
+            Mode::Delete,
+            Some("123456789012".into()),
+            vec![
+                account_report("210987654321", &[Action::Deactivated, Action::Deleted]),
+                account_report("123456789012", &[Action::Deactivated]),
+            ],
+            vec!["333333333333".into()],
+        );
+
+        assert_eq!(report.summary.count(Action::Deactivated), 2);
+        assert_eq!(report.summary.count(Action::Deleted), 1);
+        let lines = parse(report.metric_lines(0));
+        let per_account: Vec<(&str, u64)> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l["Account"].as_str().unwrap(),
+                    l["deactivated"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(per_account, [("210987654321", 1), ("123456789012", 1)]);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            json["deferredAccounts"],
+            serde_json::json!(["333333333333"])
+        );
+        assert_eq!(json["accounts"].as_array().unwrap().len(), 2);
     }
 }

@@ -52,6 +52,17 @@ pub struct Settings {
     pub max_actions_per_invocation: u32,
     /// How many users a sweep remediates at once.
     pub sweep_concurrency: usize,
+    /// The role the function assumes to act in an account other than its own. Unset, it acts
+    /// only in its own account and refuses events from any other.
+    pub member_role: Option<MemberRole>,
+}
+
+/// Where the function reaches into member accounts: `arn:<partition>:iam::<account>:role/<name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRole {
+    pub name: String,
+    /// Sent with every AssumeRole when the member role's trust policy demands one.
+    pub external_id: Option<String>,
 }
 
 impl Default for Settings {
@@ -66,6 +77,7 @@ impl Default for Settings {
             max_key_idle_days: None,
             max_actions_per_invocation: 50,
             sweep_concurrency: 8,
+            member_role: None,
         }
     }
 }
@@ -179,6 +191,36 @@ impl Settings {
             },
         };
 
+        let matching = |variable: &'static str, is_valid: fn(&str) -> bool, expected: &str| {
+            get(variable)
+                .map(|value| match value.trim() {
+                    trimmed if is_valid(trimmed) => Ok(trimmed.to_owned()),
+                    _ => Err(invalid(variable, &value, expected)),
+                })
+                .transpose()
+        };
+        let member_role_name = matching(
+            "MEMBER_ROLE_NAME",
+            is_role_name,
+            "an IAM role name: 1 to 64 of letters, digits and +=,.@_-",
+        )?;
+        let external_id = matching(
+            "MEMBER_ROLE_EXTERNAL_ID",
+            is_external_id,
+            "an STS external id: 2 to 1224 of letters, digits and +=,.@:/_-",
+        )?;
+        let member_role = match (member_role_name, external_id) {
+            (Some(name), external_id) => Some(MemberRole { name, external_id }),
+            (None, None) => None,
+            (None, Some(id)) => {
+                return Err(invalid(
+                    "MEMBER_ROLE_EXTERNAL_ID",
+                    &id,
+                    "set only together with MEMBER_ROLE_NAME, the role it is sent to",
+                ));
+            }
+        };
+
         Ok(Settings {
             max_key_age_days: days("MAX_KEY_AGE_DAYS", defaults.max_key_age_days)?,
             delete_after_inactive_days: days(
@@ -191,8 +233,25 @@ impl Settings {
             max_key_idle_days,
             max_actions_per_invocation,
             sweep_concurrency,
+            member_role,
         })
     }
+}
+
+/// IAM's role-name pattern, `[\w+=,.@-]{1,64}`.
+fn is_role_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
+/// STS's ExternalId pattern, `[\w+=,.@:\/-]{2,1224}`.
+fn is_external_id(id: &str) -> bool {
+    (2..=1224).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c))
 }
 
 fn parse_days(variable: &'static str, value: &str) -> Result<u32, SettingsError> {
@@ -249,6 +308,8 @@ mod tests {
             ("MAX_KEY_IDLE_DAYS", "60"),
             ("MAX_ACTIONS_PER_INVOCATION", "5"),
             ("SWEEP_CONCURRENCY", "4"),
+            ("MEMBER_ROLE_NAME", "AccessKeyRemediatorMember"),
+            ("MEMBER_ROLE_EXTERNAL_ID", "org-7f3a"),
         ])
         .unwrap();
         assert_eq!(
@@ -262,6 +323,10 @@ mod tests {
                 max_key_idle_days: Some(60),
                 max_actions_per_invocation: 5,
                 sweep_concurrency: 4,
+                member_role: Some(MemberRole {
+                    name: "AccessKeyRemediatorMember".into(),
+                    external_id: Some("org-7f3a".into()),
+                }),
             }
         );
     }
@@ -284,6 +349,9 @@ mod tests {
             ("MAX_ACTIONS_PER_INVOCATION", "lots"),
             ("SWEEP_CONCURRENCY", "0"),
             ("SWEEP_CONCURRENCY", "1000"),
+            ("MEMBER_ROLE_NAME", "role/with-slash"),
+            ("MEMBER_ROLE_NAME", "arn:aws:iam::123456789012:role/x"),
+            ("MEMBER_ROLE_EXTERNAL_ID", "orphan-without-a-role"),
         ];
         for (variable, value) in cases {
             let error = settings_from(&[(variable, value)]).unwrap_err();

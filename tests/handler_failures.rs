@@ -347,7 +347,7 @@ async fn a_failed_deactivation_is_reported_and_the_other_keys_are_still_remediat
         .expect_err("a failed write fails the invocation, so Lambda retries the event");
 
     let chain = error_chain(&error);
-    let HandlerError::Incomplete { failed, first } = &error else {
+    let HandlerError::Incomplete { failed, first, .. } = &error else {
         panic!("expected HandlerError::Incomplete, got {error:?}");
     };
     assert_eq!(*failed, 1, "only the old key's deactivation failed");

@@ -20,6 +20,15 @@ test that dies takes its emulator with it. Commands:
         ago and last used before that; the rest Active and 1-89 days old. Which user gets
         which kind, and every age, follow from "seed": the same spec gives the same account
         (access key ids aside, which moto draws at random).
+    "account"?: ACCOUNT_ID on "seed" seeds USERs into that account instead of the default
+        one (123456789012); moto keeps one IAM per account and routes a request by its
+        credentials, so a role assumed in that account (STS AssumeRole) acts there.
+    {"op": "account_state", "account"?}
+        answers {"users": {name: {"keys": {accessKeyId: status}, "tags": {k: v}}}}: one
+        account's users as they are now, read in-process.
+    {"op": "assumed_roles", "account"}
+        answers {"roles": [{"roleArn", "sessionName", "externalId"}]}: every STS AssumeRole
+        into that account, in order.
     {"op": "key_states"}
         answers {"keys": [{"user", "accessKeyId", "status", "ageDays"}], "markers": N}: every
         access key in the account and the number of remediator marker tags, read in-process
@@ -54,6 +63,7 @@ from urllib.parse import parse_qs
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.exceptions import NotFoundException
 from moto.iam.models import AccessKeyLastUsed, IAMBackend, iam_backends
+from moto.sts.models import sts_backends
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -130,8 +140,8 @@ class QuietRequestHandler(MotoRequestHandler):
         pass
 
 
-def iam():
-    return iam_backends[DEFAULT_ACCOUNT_ID]["global"]
+def iam(account=None):
+    return iam_backends[account or DEFAULT_ACCOUNT_ID]["global"]
 
 
 def now():
@@ -143,16 +153,16 @@ def days_ago(days):
     return now() - timedelta(days=days)
 
 
-def find_key(access_key_id):
-    for user in iam().users.values():
+def find_key(access_key_id, account=None):
+    for user in iam(account).users.values():
         for key in user.access_keys:
             if key.access_key_id == access_key_id:
                 return user, key
     raise KeyError(f"no access key {access_key_id}")
 
 
-def backdate(access_key_id, age_days, last_used_days_ago=None):
-    user, key = find_key(access_key_id)
+def backdate(access_key_id, age_days, last_used_days_ago=None, account=None):
+    user, key = find_key(access_key_id, account)
     key.create_date = days_ago(age_days)
     user.create_date = min(user.create_date, key.create_date)
     if last_used_days_ago is not None:
@@ -183,8 +193,8 @@ def set_user_id(user_name, user_id):
     backend.get_user(user_name).id = user_id
 
 
-def seed_user(spec):
-    backend = iam()
+def seed_user(spec, account=None):
+    backend = iam(account)
     name = spec["name"]
     tags = dict(spec.get("tags", {}))
     user = backend.create_user(
@@ -198,7 +208,7 @@ def seed_user(spec):
     key_ids = []
     for key_spec in spec.get("keys", []):
         key = backend.create_access_key(name, status=key_spec.get("status", "Active"))
-        backdate(key.access_key_id, key_spec["ageDays"], key_spec.get("lastUsedDaysAgo"))
+        backdate(key.access_key_id, key_spec["ageDays"], key_spec.get("lastUsedDaysAgo"), account)
         if "markerDaysAgo" in key_spec:
             marker = days_ago(key_spec["markerDaysAgo"]).strftime(MARKER_FORMAT)
             backend.tag_user(name, [{"Key": MARKER_PREFIX + key.access_key_id, "Value": marker}])
@@ -245,7 +255,7 @@ def seed_population(spec):
 
 
 def seed(spec):
-    users = {user["name"]: seed_user(user) for user in spec.get("users", [])}
+    users = {user["name"]: seed_user(user, spec.get("account")) for user in spec.get("users", [])}
     for n in range(spec.get("fillerUsers", 0)):
         # Young keys: filler users are there to make the account big, not to be remediated.
         seed_user({"name": f"filler-{n:05d}", "path": "/filler/", "keys": [{"ageDays": n % 60}]})
@@ -272,6 +282,26 @@ def key_states():
     return {"keys": keys, "markers": markers}
 
 
+def account_state(account=None):
+    backend = iam(account)
+    users = {}
+    for user in backend.users.values():
+        tags = backend.tagger.list_tags_for_resource(user.arn)["Tags"]
+        users[user.name] = {
+            "keys": {key.access_key_id: key.status for key in user.access_keys},
+            "tags": {tag["Key"]: tag["Value"] for tag in tags},
+        }
+    return {"users": users}
+
+
+def assumed_roles(account):
+    backend = sts_backends[account]["aws"]
+    return {"roles": [
+        {"roleArn": role.role_arn, "sessionName": role.session_name, "externalId": role.external_id}
+        for role in backend.assumed_roles
+    ]}
+
+
 def handle(command):
     op = command.get("op")
     if op == "seed":
@@ -286,6 +316,10 @@ def handle(command):
         return {}
     if op == "key_states":
         return key_states()
+    if op == "account_state":
+        return account_state(command.get("account"))
+    if op == "assumed_roles":
+        return assumed_roles(command["account"])
     if op == "set_user_id":
         set_user_id(command["userName"], command["userId"])
         return {}

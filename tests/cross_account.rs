@@ -1,0 +1,295 @@
+//! Organisations: events and sweeps for member accounts, acted on through the member role
+//! against moto with two accounts. moto keeps one IAM per account and routes each request by
+//! its credentials, and its STS AssumeRole hands out credentials of the role's account, so
+//! acting in the wrong account would show up in that account's state.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use access_key_remediator::handler::{HandlerError, handle};
+use access_key_remediator::report::Report;
+use access_key_remediator::settings::{MemberRole, Settings};
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+use support::{Emulator, fixture};
+
+const HOME: &str = "123456789012";
+const MEMBER: &str = "210987654321";
+const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:access-key-remediator";
+const ROLE_NAME: &str = "AccessKeyRemediatorMember";
+
+fn with_member_role() -> Settings {
+    Settings {
+        member_role: Some(MemberRole {
+            name: ROLE_NAME.to_owned(),
+            external_id: Some("org-7f3a".to_owned()),
+        }),
+        ..Settings::default()
+    }
+}
+
+/// An invocation as Lambda makes it: the invoked ARN names the function's own account.
+fn invocation(payload: Value) -> LambdaEvent<Value> {
+    let mut context = Context::default();
+    context.invoked_function_arn = FUNCTION_ARN.to_owned();
+    LambdaEvent::new(payload, context)
+}
+
+/// events/non-compliant-member-account.json: dave, in the member account.
+fn member_event() -> Value {
+    let event = fixture("non-compliant-member-account.json");
+    assert_eq!(event["account"], MEMBER);
+    event
+}
+
+fn account_state(aws: &mut Emulator, account: &str) -> Value {
+    aws.command(json!({ "op": "account_state", "account": account }))["users"].clone()
+}
+
+fn assumed_roles(aws: &mut Emulator, account: &str) -> Vec<Value> {
+    aws.command(json!({ "op": "assumed_roles", "account": account }))["roles"]
+        .as_array()
+        .expect("roles")
+        .clone()
+}
+
+/// The same over-age user in both accounts, with the same UserId: a function that acted in
+/// its own account by mistake would find the home twin and deactivate its key.
+fn seed_twins(aws: &mut Emulator) {
+    let user_id = member_event()["detail"]["resourceId"].clone();
+    let user = json!([{ "name": "dave", "userId": user_id, "keys": [{ "ageDays": 200 }] }]);
+    aws.command(json!({ "op": "seed", "users": user, "account": MEMBER }));
+    aws.command(json!({ "op": "seed", "users": user, "account": HOME }));
+}
+
+fn key_statuses(state: &Value, user: &str) -> Vec<String> {
+    state[user]["keys"]
+        .as_object()
+        .expect("keys")
+        .values()
+        .map(|status| status.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn marker_count(state: &Value, user: &str) -> usize {
+    state[user]["tags"]
+        .as_object()
+        .expect("tags")
+        .keys()
+        .filter(|key| key.starts_with("access-key-remediator:deactivated:"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_from_a_member_account_is_remediated_there_and_the_home_account_is_untouched() {
+    let mut aws = Emulator::start();
+    seed_twins(&mut aws);
+    let home_before = account_state(&mut aws, HOME);
+    let remediator = aws.remediator(with_member_role());
+
+    let report = handle(&remediator, invocation(member_event()))
+        .await
+        .expect("the member account's event succeeds");
+
+    assert_eq!(report.account.as_deref(), Some(MEMBER));
+    assert_eq!(report.users[0].keys[0].action.as_str(), "deactivated");
+    let member = account_state(&mut aws, MEMBER);
+    assert_eq!(key_statuses(&member, "dave"), ["Inactive"]);
+    assert_eq!(marker_count(&member, "dave"), 1);
+    assert_eq!(
+        account_state(&mut aws, HOME),
+        home_before,
+        "home account changed"
+    );
+    assert_eq!(
+        assumed_roles(&mut aws, MEMBER),
+        [json!({
+            "roleArn": format!("arn:aws:iam::{MEMBER}:role/{ROLE_NAME}"),
+            "sessionName": "access-key-remediator",
+            "externalId": "org-7f3a",
+        })]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_warm_container_reuses_the_member_accounts_credentials() {
+    let mut aws = Emulator::start();
+    seed_twins(&mut aws);
+    let remediator = aws.remediator(with_member_role());
+
+    for _ in 0..3 {
+        handle(&remediator, invocation(member_event()))
+            .await
+            .expect("each delivery succeeds");
+    }
+
+    assert_eq!(assumed_roles(&mut aws, MEMBER).len(), 1);
+    assert_eq!(aws.calls().get("AssumeRole"), Some(&1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_from_another_account_without_a_member_role_is_refused_and_nothing_is_touched() {
+    let mut aws = Emulator::start();
+    seed_twins(&mut aws);
+    let before = (
+        account_state(&mut aws, HOME),
+        account_state(&mut aws, MEMBER),
+    );
+    let remediator = aws.remediator(Settings::default());
+
+    let error = handle(&remediator, invocation(member_event()))
+        .await
+        .expect_err("an account the function cannot reach is an error");
+
+    assert!(
+        matches!(error, HandlerError::ForeignAccount { .. }),
+        "{error:?}"
+    );
+    let diagnostic = Diagnostic::from(error);
+    assert_eq!(diagnostic.error_type, "AccountNotConfigured");
+    assert!(
+        diagnostic.error_message.contains(MEMBER)
+            && diagnostic.error_message.contains("MEMBER_ROLE_NAME"),
+        "{}",
+        diagnostic.error_message
+    );
+    assert_eq!(aws.calls(), BTreeMap::new(), "no AWS call at all");
+    let after = (
+        account_state(&mut aws, HOME),
+        account_state(&mut aws, MEMBER),
+    );
+    assert_eq!(after, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sweep_naming_accounts_sweeps_each_with_its_own_credentials_and_metrics() {
+    let mut aws = Emulator::start();
+    aws.command(json!({ "op": "seed", "account": MEMBER, "users": [
+        { "name": "member-old", "keys": [{ "ageDays": 150 }] },
+        { "name": "member-young", "keys": [{ "ageDays": 10 }] },
+    ]}));
+    aws.command(json!({ "op": "seed", "account": HOME, "users": [
+        { "name": "home-old", "keys": [{ "ageDays": 300 }] },
+    ]}));
+    let metrics = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&metrics);
+    let remediator = aws
+        .remediator(with_member_role())
+        .with_metric_sink(Box::new(move |line| {
+            sink.lock().unwrap().push(line.to_owned())
+        }));
+    let sweep = fixture("scheduled-sweep-accounts.json");
+    assert_eq!(sweep["detail"]["accounts"], json!([HOME, MEMBER]));
+
+    let report = handle(&remediator, invocation(sweep))
+        .await
+        .expect("the sweep of both accounts succeeds");
+
+    let swept: Vec<(&str, Vec<&str>)> = report
+        .accounts
+        .iter()
+        .map(|account| (account.account.as_deref().unwrap(), users_acted_on(account)))
+        .collect();
+    assert_eq!(
+        swept,
+        [(HOME, vec!["home-old"]), (MEMBER, vec!["member-old"])]
+    );
+    assert_eq!(
+        report
+            .summary
+            .count(access_key_remediator::domain::policy::Action::Deactivated),
+        2
+    );
+    assert_eq!(
+        key_statuses(&account_state(&mut aws, MEMBER), "member-young"),
+        ["Active"]
+    );
+    assert_eq!(
+        key_statuses(&account_state(&mut aws, MEMBER), "member-old"),
+        ["Inactive"]
+    );
+    assert_eq!(
+        key_statuses(&account_state(&mut aws, HOME), "home-old"),
+        ["Inactive"]
+    );
+    assert_eq!(assumed_roles(&mut aws, MEMBER).len(), 1);
+    assert!(
+        assumed_roles(&mut aws, HOME).is_empty(),
+        "home is swept as itself"
+    );
+
+    let lines: Vec<Value> = metrics
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|line| serde_json::from_str(line).expect("EMF is JSON"))
+        .collect();
+    let per_account: Vec<(&str, &str, u64)> = lines
+        .iter()
+        .map(|line| {
+            (
+                line["Account"].as_str().unwrap(),
+                line["Trigger"].as_str().unwrap(),
+                line["deactivated"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(per_account, [(HOME, "sweep", 1), (MEMBER, "sweep", 1)]);
+}
+
+fn users_acted_on(report: &Report) -> Vec<&str> {
+    report
+        .users
+        .iter()
+        .filter(|user| {
+            user.keys
+                .iter()
+                .any(|key| key.action.as_str() == "deactivated")
+        })
+        .map(|user| user.user_name.as_str())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_account_that_cannot_be_reached_fails_the_sweep_only_after_the_others_are_done() {
+    let mut aws = Emulator::start();
+    aws.command(json!({ "op": "seed", "account": HOME, "users": [
+        { "name": "home-old", "keys": [{ "ageDays": 300 }] },
+    ]}));
+    aws.command(json!({ "op": "fail", "action": "AssumeRole", "times": 100, "status": 403, "code": "AccessDenied" }));
+    let remediator = aws.remediator(with_member_role());
+    let mut sweep = fixture("scheduled-sweep.json");
+    sweep["detail"] = json!({ "accounts": [MEMBER, HOME] });
+
+    let error = handle(&remediator, invocation(sweep))
+        .await
+        .expect_err("an unreachable account fails the invocation, so Lambda retries it");
+
+    let HandlerError::Accounts {
+        failed,
+        account,
+        report,
+        ..
+    } = &error
+    else {
+        panic!("expected HandlerError::Accounts, got {error:?}");
+    };
+    assert_eq!((*failed, account.as_str()), (1, MEMBER));
+    let swept: Vec<&str> = report
+        .accounts
+        .iter()
+        .filter_map(|a| a.account.as_deref())
+        .collect();
+    assert_eq!(swept, [HOME]);
+    assert_eq!(
+        key_statuses(&account_state(&mut aws, HOME), "home-old"),
+        ["Inactive"]
+    );
+    let message = Diagnostic::from(error).error_message;
+    assert!(
+        message.contains("AssumeRole") || message.contains("credentials"),
+        "{message}"
+    );
+}
