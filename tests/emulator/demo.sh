@@ -86,6 +86,9 @@ heading "The function's first log lines (JSON, as Lambda's advanced logging cont
 grep -m 2 '"key decision"' "$LOG_DIR/function.log"
 grep -m 1 '"invocation summary"' "$LOG_DIR/function.log"
 
+heading "Its first CloudWatch Embedded Metric Format line (metrics from logs, no API call)"
+grep -m 1 '"_aws"' "$LOG_DIR/function.log"
+
 heading "Function process"
 grep -E 'VmHWM' "/proc/$FUNCTION_PID/status" | sed 's/VmHWM:/peak RSS (VmHWM):/'
 echo "function log: $LOG_DIR/function.log ($(wc -l <"$LOG_DIR/function.log") lines)"
