@@ -13,14 +13,18 @@ BENCH_USERS ?= 10000
 # Cloud Custodian gets its own venv: c7n pins boto3 and cryptography versions that differ
 # from moto's (bench/requirements.txt says which).
 BENCH_VENV := .venv-bench
+# Cargo tools, built from crates.io at pinned versions into a project-local folder.
+TOOLS := $(CURDIR)/.tools
+CARGO_DENY_VERSION := 0.20.2
 
-.PHONY: help venv build build-arm64 test soak lint demo emulator invoke clean
+.PHONY: help venv build build-arm64 test soak lint deny demo emulator invoke clean
 
 help:
 	@echo "make demo        run the function on a seeded local AWS emulator and show what it did"
 	@echo "make test        run every test (policy, adapters, end to end against moto)"
 	@echo "make soak        the property tests at full case counts (release build)"
 	@echo "make lint        rustfmt, clippy -D warnings, cfn-lint"
+	@echo "make deny        cargo-deny: licences, bans, sources, and RustSec advisories (deny.toml)"
 	@echo "make build       release build for Lambda (cargo lambda, host architecture)"
 	@echo "make build-arm64 release build for Lambda on arm64 (Graviton), as template.yaml deploys"
 	@echo "make emulator    start the seeded emulator on 127.0.0.1:$(EMULATOR_PORT) until Ctrl-C"
@@ -58,6 +62,20 @@ lint: venv
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cfn-lint template.yaml
+
+# Advisories need the RustSec database, which cargo-deny clones from GitHub. Where GitHub cannot
+# be reached (this project's build machines reach only package registries) the check cannot
+# run: it says so, loudly, rather than pass in silence.
+deny: $(TOOLS)/bin/cargo-deny
+	$(TOOLS)/bin/cargo-deny check --hide-inclusion-graph bans licenses sources
+	@if $(TOOLS)/bin/cargo-deny fetch db >/dev/null 2>&1; then \
+		$(TOOLS)/bin/cargo-deny check --hide-inclusion-graph advisories; \
+	else \
+		echo "cargo-deny advisories: NOT CHECKED: the RustSec database (github.com/RustSec/advisory-db) cannot be fetched from here"; \
+	fi
+
+$(TOOLS)/bin/cargo-deny:
+	cargo install --locked --quiet --version $(CARGO_DENY_VERSION) --root $(TOOLS) cargo-deny
 
 demo: venv build
 	tests/emulator/demo.sh $(BOOTSTRAP)
