@@ -1,5 +1,5 @@
 # Every target installs what it needs: a project-local .venv with pinned moto, cargo-lambda,
-# ziglang and cfn-lint (tests/emulator/requirements.txt, constraints.txt).
+# ziglang, cfn-lint and localstack-core (tests/emulator/requirements.txt, constraints.txt).
 SHELL := /bin/bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
@@ -13,18 +13,24 @@ BENCH_USERS ?= 10000
 # Cloud Custodian gets its own venv: c7n pins boto3 and cryptography versions that differ
 # from moto's (bench/requirements.txt says which).
 BENCH_VENV := .venv-bench
+# checkov and the SAM CLI get a venv each: their pins conflict with moto's and with each
+# other's (tools/checkov-requirements.txt and tools/sam-requirements.txt say which).
+LINT_VENV := .venv-lint
+SAM_VENV := .venv-sam
 # Cargo tools, built from crates.io at pinned versions into a project-local folder.
 TOOLS := $(CURDIR)/.tools
 CARGO_DENY_VERSION := 0.20.2
 
-.PHONY: help venv build build-arm64 test soak lint deny demo emulator invoke clean
+.PHONY: help venv build build-arm64 test soak lint lint-templates deny sam-build demo emulator invoke clean
 
 help:
 	@echo "make demo        run the function on a seeded local AWS emulator and show what it did"
 	@echo "make test        run every test (policy, adapters, end to end against moto)"
 	@echo "make soak        the property tests at full case counts (release build)"
-	@echo "make lint        rustfmt, clippy -D warnings, cfn-lint"
+	@echo "make lint        rustfmt, clippy -D warnings, and lint-templates"
+	@echo "make lint-templates  cfn-lint and checkov on template.yaml and member-account.yaml"
 	@echo "make deny        cargo-deny: licences, bans, sources, and RustSec advisories (deny.toml)"
+	@echo "make sam-build   sam build --beta-features: .aws-sam/build/RemediatorFunction/bootstrap (arm64)"
 	@echo "make build       release build for Lambda (cargo lambda, host architecture)"
 	@echo "make build-arm64 release build for Lambda on arm64 (Graviton), as template.yaml deploys"
 	@echo "make emulator    start the seeded emulator on 127.0.0.1:$(EMULATOR_PORT) until Ctrl-C"
@@ -58,10 +64,37 @@ soak:
 	PROPTEST_CASES=100000 cargo test --release --test policy_invariants
 	PROPTEST_CASES=1000000 cargo test --release --test intake_fuzz
 
-lint: venv
+lint: lint-templates
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
-	cfn-lint template.yaml
+
+TEMPLATES := template.yaml member-account.yaml
+
+# --skip-download: checkov runs offline, on its bundled checks only.
+lint-templates: venv $(LINT_VENV)/.installed
+	cfn-lint $(TEMPLATES)
+	$(LINT_VENV)/bin/checkov --framework cloudformation --skip-download --quiet --compact \
+		$(addprefix -f ,$(TEMPLATES))
+
+$(LINT_VENV)/.installed: tools/checkov-requirements.txt
+	python3 -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r tools/checkov-requirements.txt
+	touch $@
+
+# SAM's rust-cargolambda build (a beta feature) runs `cargo lambda build --release --arm64`
+# with the cargo-lambda and zig of .venv (on PATH above), then copies the binary. No Docker.
+sam-build: venv $(SAM_VENV)/.installed
+	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || \
+		rustup target add aarch64-unknown-linux-gnu
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --beta-features
+	ls -l .aws-sam/build/RemediatorFunction/bootstrap
+
+$(SAM_VENV)/.installed: tools/sam-requirements.txt
+	python3 -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r tools/sam-requirements.txt
+	touch $@
 
 # Advisories need the RustSec database, which cargo-deny clones from GitHub. Where GitHub cannot
 # be reached (this project's build machines reach only package registries) the check cannot
@@ -100,4 +133,4 @@ $(BENCH_VENV)/.installed: bench/requirements.txt
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(BENCH_VENV)
+	rm -rf $(VENV) $(BENCH_VENV) $(LINT_VENV) $(SAM_VENV) .aws-sam

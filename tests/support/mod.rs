@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod cloudformation;
 pub mod mocks;
 
 use std::collections::BTreeMap;
@@ -26,7 +27,8 @@ pub struct Emulator {
     sdk: SdkConfig,
 }
 
-fn python() -> PathBuf {
+/// The project venv's Python, with the pinned moto (EMULATOR_PYTHON overrides it).
+pub fn python() -> PathBuf {
     if let Ok(python) = std::env::var("EMULATOR_PYTHON") {
         return python.into();
     }
