@@ -593,3 +593,60 @@ fn every_skipped_checkov_check_carries_a_one_line_justification() {
         }
     }
 }
+
+/// What EventBridge does with the sweep rule's input transformer when SweepAccounts is set:
+/// the `!Sub` fills `${Accounts}` from `!Join ['","', !Split [",", SweepAccounts]]`, then each
+/// `<path>` is replaced from the scheduled event.
+fn transformed_sweep_event(sweep_accounts: &str) -> Json {
+    let template = Template::load("template.yaml");
+    let targets = &template.resource("SweepRule")["Properties"]["Targets"];
+    let Some(("If", branches)) = intrinsic(&targets[0]["InputTransformer"]) else {
+        panic!("the sweep target's InputTransformer is not an !If");
+    };
+    let transformer = &branches[1];
+    let Some(("Sub", Value::Sequence(sub))) = intrinsic(&transformer["InputTemplate"]) else {
+        panic!("the InputTemplate is not a !Sub [text, variables]");
+    };
+    let accounts: Vec<&str> = sweep_accounts.split(',').collect();
+    let mut text = sub[0]
+        .as_str()
+        .unwrap()
+        .replace("${Accounts}", &accounts.join("\",\""));
+    let scheduled = fixture("scheduled-sweep.json");
+    for (name, path) in transformer["InputPathsMap"].as_mapping().unwrap() {
+        let field = path.as_str().unwrap().trim_start_matches("$.");
+        let value = match &scheduled[field] {
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        text = text.replace(&format!("<{}>", name.as_str().unwrap()), &value);
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON: {e}\n{text}"))
+}
+
+#[test]
+fn the_sweep_rule_with_accounts_sends_an_event_the_function_sweeps_those_accounts_for() {
+    use access_key_remediator::intake::{Intake, classify};
+    use access_key_remediator::settings::Settings;
+
+    let event = transformed_sweep_event("123456789012,210987654321");
+
+    assert_eq!(
+        classify(event, &Settings::default()),
+        Ok(Intake::Sweep {
+            account: Some("123456789012".into()),
+            accounts: vec!["123456789012".into(), "210987654321".into()],
+        })
+    );
+}
+
+#[test]
+fn a_mistyped_sweep_accounts_parameter_is_refused_by_name_not_guessed() {
+    use access_key_remediator::intake::classify;
+    use access_key_remediator::settings::Settings;
+
+    let event = transformed_sweep_event("123456789012, 210987654321");
+
+    let error = classify(event, &Settings::default()).expect_err("a padded id is not an id");
+    assert!(error.to_string().contains("detail.accounts[1]"), "{error}");
+}
