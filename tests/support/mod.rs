@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 pub mod audit;
+pub mod faults;
 pub mod mocks;
 
 use std::collections::BTreeMap;
