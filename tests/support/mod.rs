@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod faults;
+pub mod lambda;
 pub mod mocks;
 
 use std::collections::BTreeMap;
