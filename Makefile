@@ -14,12 +14,12 @@ BENCH_USERS ?= 10000
 # from moto's (bench/requirements.txt says which).
 BENCH_VENV := .venv-bench
 
-.PHONY: help venv build build-arm64 test soak lint demo emulator invoke clean
+.PHONY: help venv build build-arm64 test soak soak-properties soak-faults soak-concurrency lint demo emulator invoke clean
 
 help:
 	@echo "make demo        run the function on a seeded local AWS emulator and show what it did"
 	@echo "make test        run every test (policy, adapters, end to end against moto)"
-	@echo "make soak        the property tests at full case counts (release build)"
+	@echo "make soak        property tests at full counts, the fault matrix and the process races"
 	@echo "make lint        rustfmt, clippy -D warnings, cfn-lint"
 	@echo "make build       release build for Lambda (cargo lambda, host architecture)"
 	@echo "make build-arm64 release build for Lambda on arm64 (Graviton), as template.yaml deploys"
@@ -50,9 +50,24 @@ test: venv
 
 # The property tests at full strength (release build): 100,000 cases per policy invariant and
 # 1,000,000 hostile payloads per intake property. `make test` runs them at 256 cases.
-soak:
+# Then the fault matrix with FAULT_SEEDS seeds per scenario and the multi-process races with
+# CONCURRENCY_REPEATS repetitions (`make test`: 2 and 10); both print their summaries.
+FAULT_SEEDS ?= 100
+FAULT_LANES ?= 5
+CONCURRENCY_REPEATS ?= 200
+soak: soak-properties soak-faults soak-concurrency
+
+soak-properties:
 	PROPTEST_CASES=100000 cargo test --release --test policy_invariants
 	PROPTEST_CASES=1000000 cargo test --release --test intake_fuzz
+
+soak-faults: venv
+	FAULT_SEEDS=$(FAULT_SEEDS) FAULT_LANES=$(FAULT_LANES) \
+		cargo test --release --test fault_matrix -- --nocapture --test-threads 1
+
+soak-concurrency: venv
+	CONCURRENCY_REPEATS=$(CONCURRENCY_REPEATS) \
+		cargo test --release --test concurrency -- --nocapture --test-threads 1
 
 lint: venv
 	cargo fmt --check
