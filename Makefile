@@ -51,8 +51,8 @@ test: venv
 # The property tests at full strength (release build): 100,000 cases per policy invariant and
 # 1,000,000 hostile payloads per intake property. `make test` runs them at 256 cases.
 # Then the fault matrix with FAULT_SEEDS seeds per scenario and the multi-process races with
-# CONCURRENCY_REPEATS repetitions (`make test`: 2 and 10); both print their summaries.
-FAULT_SEEDS ?= 100
+# CONCURRENCY_REPEATS repetitions (`make test`: seeds 7-8 and 10); both print their summaries.
+FAULT_SEEDS ?= 1-100
 FAULT_LANES ?= 5
 CONCURRENCY_REPEATS ?= 200
 soak: soak-properties soak-faults soak-concurrency

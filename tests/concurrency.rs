@@ -81,6 +81,7 @@ async fn one_event_delivered_to_three_processes_at_once_ends_as_one_delivery_and
 
     let repeats = repeats();
     let mut overlapping = 0;
+    let mut widest_spread_ms: f64 = 0.0;
     // How many UpdateAccessKey calls reached moto in a repetition → in how many repetitions.
     let mut update_calls = BTreeMap::new();
     for repetition in 1..=repeats {
@@ -88,6 +89,7 @@ async fn one_event_delivered_to_three_processes_at_once_ends_as_one_delivery_and
         let event = compliance_event(&seeded.user_ids["lee"]);
         let answers =
             functions.invoke_at_once(&[Some(event.clone()), Some(event.clone()), Some(event)]);
+        widest_spread_ms = widest_spread_ms.max(functions.last_release_spread_ms);
 
         let reports: Vec<&Value> = answers
             .iter()
@@ -114,8 +116,9 @@ async fn one_event_delivered_to_three_processes_at_once_ends_as_one_delivery_and
             .or_insert(0) += 1;
     }
     println!(
-        "three processes, one event, {repeats} repetitions: all {} invocations succeeded, every \
-         final state equal to one delivery's, 0 wrong key writes; in {overlapping} repetitions \
+        "three processes, one event, {repeats} repetitions (events handed out within \
+         {widest_spread_ms:.2} ms of each other): all {} invocations succeeded, every final \
+         state equal to one delivery's, 0 wrong key writes; in {overlapping} repetitions \
          two or more processes deactivated the same key; repetitions by the number of \
          UpdateAccessKey calls that reached moto: {update_calls:?}",
         repeats * 3
@@ -165,6 +168,7 @@ async fn an_event_and_a_sweep_at_the_same_time_end_as_when_run_one_after_the_oth
 
     let repeats = repeats();
     let mut both_acted_on_alice = 0;
+    let mut widest_spread_ms: f64 = 0.0;
     for repetition in 1..=repeats {
         let seeded = Seeded::seed(&mut aws, &shared_account(), 10);
         let event = compliance_event(&seeded.user_ids["alice"]);
@@ -179,6 +183,7 @@ async fn an_event_and_a_sweep_at_the_same_time_end_as_when_run_one_after_the_oth
                 .expect("GenerateCredentialReport");
         }
         let answers = functions.invoke_at_once(&[Some(event), Some(sweep.clone())]);
+        widest_spread_ms = widest_spread_ms.max(functions.last_release_spread_ms);
 
         let event_report = report_of(&answers[0], &format!("repetition {repetition}, the event"));
         let sweep_report = report_of(&answers[1], &format!("repetition {repetition}, the sweep"));
@@ -197,7 +202,8 @@ async fn an_event_and_a_sweep_at_the_same_time_end_as_when_run_one_after_the_oth
         }
     }
     println!(
-        "an event and a sweep at once, {repeats} repetitions: all {} invocations succeeded, \
+        "an event and a sweep at once, {repeats} repetitions (handed out within \
+         {widest_spread_ms:.2} ms of each other): all {} invocations succeeded, \
          every final state equal to the sequential one, 0 wrong key writes; in \
          {both_acted_on_alice} repetitions both deactivated the same key",
         repeats * 2

@@ -19,8 +19,8 @@
 //! A second matrix gives the SDK only 2 attempts per call, so that calls do fail for good,
 //! and repeats the invocation until it succeeds.
 //!
-//! FAULT_SEEDS sets the seeds per scenario (default 2; `make soak` runs more; `82-82` replays
-//! seed 82 alone), FAULT_LANES
+//! FAULT_SEEDS sets the seeds per scenario (default 7-8; `make soak` runs 1-100; `82-82`
+//! replays seed 82 alone), FAULT_LANES
 //! how many worlds (emulator and proxy) share a scenario's seeds at once (default 4). The
 //! summary is printed (`-- --nocapture`) and every violation fails the test.
 
@@ -47,8 +47,11 @@ const FAULT_RATE: f64 = 0.2;
 const LAMBDA_ATTEMPTS: usize = 3;
 
 /// FAULT_SEEDS: a count N (seeds 1 to N) or a range A-B, to replay the seeds a failure names.
+/// The default, seeds 7 and 8, makes a call fail for good in the thin-retries runs of the
+/// young-user and past-grace events whatever the timing (an event's faults do not depend on
+/// the order of its concurrent calls), so that check bites in every `make test`.
 fn fault_seeds() -> Vec<u64> {
-    let spec = std::env::var("FAULT_SEEDS").unwrap_or_else(|_| "2".to_owned());
+    let spec = std::env::var("FAULT_SEEDS").unwrap_or_else(|_| "7-8".to_owned());
     let number = |text: &str| -> u64 { text.trim().parse().expect("FAULT_SEEDS is N or A-B") };
     match spec.split_once('-') {
         Some((first, last)) => (number(first)..=number(last)).collect(),
@@ -164,6 +167,7 @@ struct Tally {
     invocations: u64,
     failed_invocations: u64,
     runs_needing_a_lambda_retry: u64,
+    most_invocations_in_a_run: usize,
     calls_failed_for_good: u64,
     /// Invocations that failed although no call failed for good: not unsafe, but noise.
     errors_without_a_failed_call: u64,
@@ -186,6 +190,9 @@ impl Tally {
         self.invocations += other.invocations;
         self.failed_invocations += other.failed_invocations;
         self.runs_needing_a_lambda_retry += other.runs_needing_a_lambda_retry;
+        self.most_invocations_in_a_run = self
+            .most_invocations_in_a_run
+            .max(other.most_invocations_in_a_run);
         self.calls_failed_for_good += other.calls_failed_for_good;
         self.errors_without_a_failed_call += other.errors_without_a_failed_call;
         self.requests += other.requests;
@@ -209,13 +216,15 @@ impl Tally {
     fn summary(&self, title: &str, elapsed: std::time::Duration) -> String {
         let mut text = format!(
             "{title}: {} faulted runs, {} invocations ({} failed, {} of them with no call \
-             failed for good; {} runs needed a repeat), {} AWS requests, {} faults injected \
+             failed for good; {} runs needed a repeat, at most {} invocations), {} AWS \
+             requests, {} faults injected \
              ({:.1}%), {} calls failed for good after the SDK's retries, {:.1} s\n",
             self.runs,
             self.invocations,
             self.failed_invocations,
             self.errors_without_a_failed_call,
             self.runs_needing_a_lambda_retry,
+            self.most_invocations_in_a_run,
             self.requests,
             self.faults.total_faults(),
             100.0 * self.faults.total_faults() as f64 / self.requests.max(1) as f64,
@@ -392,6 +401,9 @@ async fn run_once(
                     ));
                 }
                 succeeded = true;
+                if seed.is_some() {
+                    tally.most_invocations_in_a_run = tally.most_invocations_in_a_run.max(attempt);
+                }
                 if attempt > 1 {
                     tally.runs_needing_a_lambda_retry += 1;
                 }

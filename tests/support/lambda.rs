@@ -14,6 +14,8 @@ pub struct FunctionProcesses {
     runtime: Controlled,
     processes: Vec<Child>,
     pub logs: Vec<PathBuf>,
+    /// How far apart the last `invoke_at_once` handed out its events, in milliseconds.
+    pub last_release_spread_ms: f64,
 }
 
 /// One function's answer to an invocation.
@@ -80,6 +82,7 @@ impl FunctionProcesses {
             runtime,
             processes,
             logs,
+            last_release_spread_ms: 0.0,
         }
     }
 
@@ -89,6 +92,7 @@ impl FunctionProcesses {
         let answer = self
             .runtime
             .command(json!({ "op": "invoke", "payloads": payloads }));
+        self.last_release_spread_ms = answer["releaseSpreadMs"].as_f64().unwrap_or(f64::NAN);
         answer["results"]
             .as_array()
             .expect("results")
