@@ -21,12 +21,12 @@ SAM_VENV := .venv-sam
 TOOLS := $(CURDIR)/.tools
 CARGO_DENY_VERSION := 0.20.2
 
-.PHONY: help venv build build-arm64 test soak lint lint-templates deny sam-build demo emulator invoke clean
+.PHONY: help venv build build-arm64 test soak soak-properties soak-faults soak-concurrency lint lint-templates deny sam-build demo emulator invoke clean
 
 help:
 	@echo "make demo        run the function on a seeded local AWS emulator and show what it did"
 	@echo "make test        run every test (policy, adapters, end to end against moto)"
-	@echo "make soak        the property tests at full case counts (release build)"
+	@echo "make soak        property tests at full counts, the fault matrix and the process races"
 	@echo "make lint        rustfmt, clippy -D warnings, and lint-templates"
 	@echo "make lint-templates  cfn-lint and checkov on template.yaml and member-account.yaml"
 	@echo "make deny        cargo-deny: licences, bans, sources, and RustSec advisories (deny.toml)"
@@ -60,9 +60,24 @@ test: venv
 
 # The property tests at full strength (release build): 100,000 cases per policy invariant and
 # 1,000,000 hostile payloads per intake property. `make test` runs them at 256 cases.
-soak:
+# Then the fault matrix with FAULT_SEEDS seeds per scenario and the multi-process races with
+# CONCURRENCY_REPEATS repetitions (`make test`: seeds 7-8 and 10); both print their summaries.
+FAULT_SEEDS ?= 1-100
+FAULT_LANES ?= 5
+CONCURRENCY_REPEATS ?= 200
+soak: soak-properties soak-faults soak-concurrency
+
+soak-properties:
 	PROPTEST_CASES=100000 cargo test --release --test policy_invariants
 	PROPTEST_CASES=1000000 cargo test --release --test intake_fuzz
+
+soak-faults: venv
+	FAULT_SEEDS=$(FAULT_SEEDS) FAULT_LANES=$(FAULT_LANES) \
+		cargo test --release --test fault_matrix -- --nocapture --test-threads 1
+
+soak-concurrency: venv
+	CONCURRENCY_REPEATS=$(CONCURRENCY_REPEATS) \
+		cargo test --release --test concurrency -- --nocapture --test-threads 1
 
 lint: lint-templates
 	cargo fmt --check

@@ -25,7 +25,7 @@ test that dies takes its emulator with it. Commands:
         credentials, so a role assumed in that account (STS AssumeRole) acts there.
     {"op": "account_state", "account"?}
         answers {"users": {name: {"keys": {accessKeyId: status}, "tags": {k: v}}}}: one
-        account's users as they are now, read in-process.
+        account's users as they are now, read in-process (no API call).
     {"op": "assumed_roles", "account"}
         answers {"roles": [{"roleArn", "sessionName", "externalId"}]}: every STS AssumeRole
         into that account, in order.
@@ -40,9 +40,20 @@ test that dies takes its emulator with it. Commands:
     {"op": "calls"}
         answers {"calls": {Action: count}}: every AWS API call served since start, counted
         at the server, so a test can prove what the function did and did not call.
+    {"op": "key_writes"}
+        answers {"writes": [WRITE, ...]}: every UpdateAccessKey and DeleteAccessKey that reached
+        moto since the last reset, each with the key as it was just before the write applied:
+        WRITE: {"action", "userName", "accessKeyId", "requestedStatus" (UpdateAccessKey),
+                "found", "status", "createDate", "lastUsedDate", "marker", "at"}
+        (dates "%Y-%m-%dT%H:%M:%SZ" or null; "marker" is the key's marker tag value or null),
+        so a test can judge every deletion by the state it was actually applied to.
+    {"op": "reset"}
+        an empty account again: every moto backend, the call counts and the recorded writes.
     {"op": "shutdown"}
 
-Everything else goes through moto's normal HTTP API, exactly as AWS would be called.
+Everything else goes through moto's normal HTTP API, exactly as AWS would be called. moto
+serves one request at a time, as each IAM call is atomic (the GIL nearly serialized them
+anyway): a recorded write and the state it saw cannot be separated by another request.
 
 --index-access-keys (for benchmarks) answers GetAccessKeyLastUsed from moto's index of keys by
 id instead of moto's scan of every user's keys, which costs O(users) per call (about 5 ms at
@@ -86,6 +97,16 @@ class CallCounter:
         self.calls = Counter()
         self.faults = {}  # action -> [remaining, status, code]
         self.lock = threading.Lock()
+        # Held while moto serves a request or a command: one at a time, so each is atomic.
+        self.serving = threading.RLock()
+        self.writes = []  # key writes that reached moto, with the state they applied to
+
+    def reset(self):
+        with self.serving, self.lock:
+            iam_backends.reset()
+            self.calls.clear()
+            self.faults.clear()
+            self.writes.clear()
 
     def fail(self, action, times, status, code):
         with self.lock:
@@ -108,6 +129,7 @@ class CallCounter:
 
     def __call__(self, environ, start_response):
         action = None
+        query = {}
         target = environ.get("HTTP_X_AMZ_TARGET")
         if target:
             action = target.rsplit(".", 1)[-1]
@@ -123,11 +145,18 @@ class CallCounter:
             fault = self.injected_fault(action, start_response)
             if fault is not None:
                 return fault
-        return self.app(environ, start_response)
+        with self.serving:
+            if action in AUDITED_WRITES:
+                self.writes.append(audit_write(action, query))
+            return self.app(environ, start_response)
 
     def snapshot(self):
         with self.lock:
             return dict(self.calls)
+
+    def key_writes(self):
+        with self.serving:
+            return list(self.writes)
 
 
 COUNTER = None
@@ -186,6 +215,35 @@ def index_access_keys():
         raise NotFoundException(f"The Access Key with id {access_key_id} cannot be found")
 
     IAMBackend.get_access_key_last_used = get_access_key_last_used
+
+
+AUDITED_WRITES = ("UpdateAccessKey", "DeleteAccessKey")
+
+
+def format_date(date):
+    return date.strftime(MARKER_FORMAT) if date else None
+
+
+def audit_write(action, query):
+    """The key a write is about, as it is right before moto applies the write."""
+    param = lambda name: (query.get(name) or [None])[0]
+    user_name, key_id = param("UserName"), param("AccessKeyId")
+    record = {"action": action, "userName": user_name, "accessKeyId": key_id,
+              "at": format_date(now()), "found": False}
+    if action == "UpdateAccessKey":
+        record["requestedStatus"] = param("Status")
+    user = iam().users.get(user_name)
+    key = next((k for k in user.access_keys if k.access_key_id == key_id), None) if user else None
+    if key is not None:
+        tags = {t["Key"]: t["Value"] for t in iam().tagger.list_tags_for_resource(user.arn)["Tags"]}
+        record.update({
+            "found": True,
+            "status": key.status,
+            "createDate": format_date(key.create_date),
+            "lastUsedDate": format_date(key.last_used.timestamp if key.last_used else None),
+            "marker": tags.get(MARKER_PREFIX + key_id),
+        })
+    return record
 
 
 def set_user_id(user_name, user_id):
@@ -320,6 +378,11 @@ def handle(command):
         return account_state(command.get("account"))
     if op == "assumed_roles":
         return assumed_roles(command["account"])
+    if op == "key_writes":
+        return {"writes": COUNTER.key_writes()}
+    if op == "reset":
+        COUNTER.reset()
+        return {}
     if op == "set_user_id":
         set_user_id(command["userName"], command["userId"])
         return {}
@@ -335,7 +398,8 @@ def serve_commands(stop):
             command = json.loads(line)
             if command.get("op") == "shutdown":
                 break
-            reply = {"ok": True, **handle(command)}
+            with COUNTER.serving:
+                reply = {"ok": True, **handle(command)}
         except Exception as error:  # the test reads the message
             reply = {"ok": False, "error": f"{type(error).__name__}: {error}"}
         print(json.dumps(reply), flush=True)

@@ -4,7 +4,10 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod audit;
 pub mod cloudformation;
+pub mod faults;
+pub mod lambda;
 pub mod mocks;
 
 use std::collections::BTreeMap;
@@ -20,11 +23,18 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
 pub struct Emulator {
+    control: Controlled,
+    pub endpoint: String,
+    sdk: SdkConfig,
+}
+
+/// A Python helper in a child process that prints `READY <url>` and then answers one JSON
+/// command per line on stdin (emulator.py, fault_proxy.py). Killed when dropped.
+pub struct Controlled {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
-    pub endpoint: String,
-    sdk: SdkConfig,
+    pub url: String,
 }
 
 /// The project venv's Python, with the pinned moto (EMULATOR_PYTHON overrides it).
@@ -41,39 +51,84 @@ pub fn python() -> PathBuf {
     venv
 }
 
-impl Emulator {
-    pub fn start() -> Emulator {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/emulator/emulator.py");
+impl Controlled {
+    /// Starts `tests/emulator/<script>` with `args` and waits for its READY line.
+    pub fn start(script: &str, args: &[&str]) -> Controlled {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/emulator")
+            .join(script);
         let mut child = Command::new(python())
-            .arg(&script)
-            .arg("--control")
+            .arg(&path)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("start the moto emulator");
+            .unwrap_or_else(|e| panic!("start {script}: {e}"));
         let stdin = child.stdin.take().expect("piped stdin");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut ready = String::new();
         stdout
             .read_line(&mut ready)
-            .expect("read the emulator's READY line");
-        let endpoint = ready
+            .unwrap_or_else(|e| panic!("read {script}'s READY line: {e}"));
+        let url = ready
             .trim()
             .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("emulator did not start: {ready:?}"))
+            .unwrap_or_else(|| panic!("{script} did not start: {ready:?}"))
             .to_owned();
-        let sdk = SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&endpoint)
-            .credentials_provider(aws_sdk_iam::config::SharedCredentialsProvider::new(
-                Credentials::for_tests(),
-            ))
-            .build();
-        Emulator {
+        Controlled {
             child,
             stdin,
             stdout,
+            url,
+        }
+    }
+
+    /// Sends one command and returns its answer; panics when the helper refuses it.
+    pub fn command(&mut self, command: Value) -> Value {
+        writeln!(self.stdin, "{command}").expect("write to the helper");
+        self.stdin.flush().expect("flush to the helper");
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("read the helper's answer");
+        let answer: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("helper answered {line:?}: {e}"));
+        assert_eq!(
+            answer["ok"],
+            json!(true),
+            "helper refused {command}: {answer}"
+        );
+        answer
+    }
+}
+
+impl Drop for Controlled {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An SDK configuration for the function under test, calling `endpoint` with test
+/// credentials and the SDK's default retries.
+pub fn sdk_config_for(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_iam::config::SharedCredentialsProvider::new(
+            Credentials::for_tests(),
+        ))
+        .build()
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let control = Controlled::start("emulator.py", &["--control"]);
+        let endpoint = control.url.clone();
+        let sdk = sdk_config_for(&endpoint);
+        Emulator {
+            control,
             endpoint,
             sdk,
         }
@@ -81,20 +136,7 @@ impl Emulator {
 
     /// Sends one control command and returns its answer; panics on an emulator error.
     pub fn command(&mut self, command: Value) -> Value {
-        writeln!(self.stdin, "{command}").expect("write to the emulator");
-        self.stdin.flush().expect("flush to the emulator");
-        let mut line = String::new();
-        self.stdout
-            .read_line(&mut line)
-            .expect("read the emulator's answer");
-        let answer: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("emulator answered {line:?}: {e}"));
-        assert_eq!(
-            answer["ok"],
-            json!(true),
-            "emulator refused {command}: {answer}"
-        );
-        answer
+        self.control.command(command)
     }
 
     /// Seeds users (see emulator.py for the shape); returns name → (UserId, key ids).
@@ -123,6 +165,25 @@ impl Emulator {
     pub fn calls(&mut self) -> BTreeMap<String, u64> {
         let answer = self.command(json!({ "op": "calls" }));
         serde_json::from_value(answer["calls"].clone()).expect("calls map")
+    }
+
+    /// An empty account again, with the call counts and recorded key writes cleared.
+    pub fn reset(&mut self) {
+        self.command(json!({ "op": "reset" }));
+    }
+
+    /// Every user's keys (id → status) and tags, read inside the emulator: no API call, so
+    /// it neither shows in the call counts nor meets a fault proxy.
+    pub fn account_state(&mut self) -> BTreeMap<String, UserState> {
+        let answer = self.command(json!({ "op": "account_state" }));
+        serde_json::from_value(answer["users"].clone()).expect("users map")
+    }
+
+    /// Every UpdateAccessKey and DeleteAccessKey that reached moto since the last reset,
+    /// with the key's state right before it applied (see emulator.py).
+    pub fn key_writes(&mut self) -> Vec<KeyWrite> {
+        let answer = self.command(json!({ "op": "key_writes" }));
+        serde_json::from_value(answer["writes"].clone()).expect("writes list")
     }
 
     pub fn sdk_config(&self) -> &SdkConfig {
@@ -172,11 +233,26 @@ impl Emulator {
     }
 }
 
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct UserState {
+    pub keys: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A key write as it reached moto, and the key just before it applied.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyWrite {
+    pub action: String,
+    pub user_name: String,
+    pub access_key_id: String,
+    pub requested_status: Option<String>,
+    pub found: bool,
+    pub status: Option<String>,
+    pub create_date: Option<String>,
+    pub last_used_date: Option<String>,
+    pub marker: Option<String>,
+    pub at: String,
 }
 
 #[derive(Debug, Clone)]
