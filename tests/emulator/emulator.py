@@ -71,6 +71,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
+import control
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.exceptions import NotFoundException
 from moto.iam.models import AccessKeyLastUsed, IAMBackend, iam_backends
@@ -390,19 +391,11 @@ def handle(command):
 
 
 def serve_commands(stop):
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            command = json.loads(line)
-            if command.get("op") == "shutdown":
-                break
-            with COUNTER.serving:
-                reply = {"ok": True, **handle(command)}
-        except Exception as error:  # the test reads the message
-            reply = {"ok": False, "error": f"{type(error).__name__}: {error}"}
-        print(json.dumps(reply), flush=True)
+    def atomically(command):
+        with COUNTER.serving:
+            return handle(command)
+
+    control.serve(atomically)
     stop.set()
 
 

@@ -44,13 +44,14 @@ import json
 import random
 import socket
 import struct
-import sys
 import threading
 import time
 import uuid
 from collections import Counter, defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+import control
 
 KINDS = ("throttling", "http-500", "http-503", "drop-before", "drop-after", "slow")
 ERROR_KINDS = {"throttling", "http-500", "http-503", "drop-before", "drop-after"}
@@ -226,37 +227,24 @@ class QuietServer(ThreadingHTTPServer):
         pass  # a reset connection's aftermath, and callers that hang up
 
 
-def serve_commands():
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            command = json.loads(line)
-            op = command.get("op")
-            if op == "shutdown":
-                break
-            if op == "configure":
-                FAULTS.configure(
-                    command.get("rate", FAULTS.rate),
-                    command.get("seed", FAULTS.seed),
-                    command.get("kinds", FAULTS.kinds),
-                    command.get("slowSeconds", FAULTS.slow_seconds),
-                )
-                reply = {}
-            elif op == "stats":
-                reply = FAULTS.stats()
-            elif op == "operations":
-                reply = {"operations": FAULTS.take_operations()}
-            elif op == "reset_stats":
-                FAULTS.reset_stats()
-                reply = {}
-            else:
-                raise ValueError(f"unknown op {op!r}")
-            reply = {"ok": True, **reply}
-        except Exception as error:  # the test reads the message
-            reply = {"ok": False, "error": f"{type(error).__name__}: {error}"}
-        print(json.dumps(reply), flush=True)
+def handle(command):
+    op = command.get("op")
+    if op == "configure":
+        FAULTS.configure(
+            command.get("rate", FAULTS.rate),
+            command.get("seed", FAULTS.seed),
+            command.get("kinds", FAULTS.kinds),
+            command.get("slowSeconds", FAULTS.slow_seconds),
+        )
+        return {}
+    if op == "stats":
+        return FAULTS.stats()
+    if op == "operations":
+        return {"operations": FAULTS.take_operations()}
+    if op == "reset_stats":
+        FAULTS.reset_stats()
+        return {}
+    raise ValueError(f"unknown op {op!r}")
 
 
 def main():
@@ -276,7 +264,7 @@ def main():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
     print(f"READY http://{host}:{port}", flush=True)
-    serve_commands()
+    control.serve(handle)
     server.shutdown()
 
 

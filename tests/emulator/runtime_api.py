@@ -21,11 +21,12 @@ POST .../invocation/{id}/response and .../invocation/{id}/error, and POST .../in
 import argparse
 import json
 import queue
-import sys
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import control
 
 PREFIX = "/2018-06-01/runtime"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:access-key-remediator"
@@ -126,18 +127,12 @@ def main():
         urls.append(f"http://127.0.0.1:{server.server_address[1]}")
     print("READY " + " ".join(urls), flush=True)
 
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            command = json.loads(line)
-            if command.get("op") != "invoke":
-                raise ValueError(f"unknown op {command.get('op')!r}")
-            reply = {"ok": True, **invoke(functions, command["payloads"], command.get("timeoutSeconds", 120))}
-        except Exception as error:  # the test reads the message
-            reply = {"ok": False, "error": f"{type(error).__name__}: {error}"}
-        print(json.dumps(reply), flush=True)
+    def handle(command):
+        if command.get("op") != "invoke":
+            raise ValueError(f"unknown op {command.get('op')!r}")
+        return invoke(functions, command["payloads"], command.get("timeoutSeconds", 120))
+
+    control.serve(handle)
 
 
 if __name__ == "__main__":
