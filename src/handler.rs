@@ -101,7 +101,7 @@ impl HandlerError {
     }
 }
 
-/// Where the function's CloudWatch EMF lines go: stdout when deployed (see `main`).
+/// Where the function's CloudWatch EMF lines go: stdout when deployed (`AwsRemediator::from_env`).
 pub type MetricSink = Box<dyn Fn(&str) + Send + Sync>;
 
 impl From<HandlerError> for Diagnostic {
@@ -134,18 +134,18 @@ pub async fn handle<I: IamDirectory, C: UserInventory>(
     let result = remediator
         .handle_payload(event.payload, deadline, home)
         .await;
-    let report = match &result {
-        Ok(report) => Some(report),
-        Err(error) => error.partial_report(),
-    };
-    if let Some(report) = report {
-        if result.is_ok() {
+    match &result {
+        Ok(report) => {
             log_summary(report);
+            remediator.emit_metrics(report);
         }
-        remediator.emit_metrics(report);
-    }
-    if let Err(error) = &result {
-        tracing::error!(error = %error_chain(error), "invocation failed");
+        Err(error) => {
+            // The partial report's summary was logged where the failure was found.
+            if let Some(report) = error.partial_report() {
+                remediator.emit_metrics(report);
+            }
+            tracing::error!(error = %error_chain(error), "invocation failed");
+        }
     }
     result
 }

@@ -259,7 +259,13 @@ async fn a_member_account_that_cannot_be_reached_fails_the_sweep_only_after_the_
         { "name": "home-old", "keys": [{ "ageDays": 300 }] },
     ]}));
     aws.command(json!({ "op": "fail", "action": "AssumeRole", "times": 100, "status": 403, "code": "AccessDenied" }));
-    let remediator = aws.remediator(with_member_role());
+    let metrics = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&metrics);
+    let remediator = aws
+        .remediator(with_member_role())
+        .with_metric_sink(Box::new(move |line| {
+            sink.lock().unwrap().push(line.to_owned())
+        }));
     let mut sweep = fixture("scheduled-sweep.json");
     sweep["detail"] = json!({ "accounts": [MEMBER, HOME] });
 
@@ -286,6 +292,21 @@ async fn a_member_account_that_cannot_be_reached_fails_the_sweep_only_after_the_
     assert_eq!(
         key_statuses(&account_state(&mut aws, HOME), "home-old"),
         ["Inactive"]
+    );
+    // The failed invocation still counts what it did, for the account it did it in.
+    let lines: Vec<Value> = metrics
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        (
+            lines[0]["Account"].as_str(),
+            lines[0]["deactivated"].as_u64()
+        ),
+        (Some(HOME), Some(1))
     );
     let message = Diagnostic::from(error).error_message;
     assert!(
