@@ -8,12 +8,13 @@ mod support;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use access_key_remediator::domain::policy::MARKER_PREFIX;
 use access_key_remediator::handler::{HandlerError, handle};
 use access_key_remediator::report::Report;
 use access_key_remediator::settings::{MemberRole, Settings};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
-use support::{Emulator, fixture};
+use support::{Emulator, UserState, fixture};
 
 const HOME: &str = "123456789012";
 const MEMBER: &str = "210987654321";
@@ -44,8 +45,8 @@ fn member_event() -> Value {
     event
 }
 
-fn account_state(aws: &mut Emulator, account: &str) -> Value {
-    aws.command(json!({ "op": "account_state", "account": account }))["users"].clone()
+fn account_state(aws: &mut Emulator, account: &str) -> BTreeMap<String, UserState> {
+    aws.account_state_in(Some(account))
 }
 
 fn assumed_roles(aws: &mut Emulator, account: &str) -> Vec<Value> {
@@ -60,25 +61,19 @@ fn assumed_roles(aws: &mut Emulator, account: &str) -> Vec<Value> {
 fn seed_twins(aws: &mut Emulator) {
     let user_id = member_event()["detail"]["resourceId"].clone();
     let user = json!([{ "name": "dave", "userId": user_id, "keys": [{ "ageDays": 200 }] }]);
-    aws.command(json!({ "op": "seed", "users": user, "account": MEMBER }));
-    aws.command(json!({ "op": "seed", "users": user, "account": HOME }));
+    aws.seed_in(Some(MEMBER), user.clone());
+    aws.seed_in(Some(HOME), user);
 }
 
-fn key_statuses(state: &Value, user: &str) -> Vec<String> {
-    state[user]["keys"]
-        .as_object()
-        .expect("keys")
-        .values()
-        .map(|status| status.as_str().unwrap().to_owned())
-        .collect()
+fn key_statuses(state: &BTreeMap<String, UserState>, user: &str) -> Vec<String> {
+    state[user].keys.values().cloned().collect()
 }
 
-fn marker_count(state: &Value, user: &str) -> usize {
-    state[user]["tags"]
-        .as_object()
-        .expect("tags")
+fn marker_count(state: &BTreeMap<String, UserState>, user: &str) -> usize {
+    state[user]
+        .tags
         .keys()
-        .filter(|key| key.starts_with("access-key-remediator:deactivated:"))
+        .filter(|key| key.starts_with(MARKER_PREFIX))
         .count()
 }
 
@@ -166,13 +161,19 @@ async fn an_event_from_another_account_without_a_member_role_is_refused_and_noth
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sweep_naming_accounts_sweeps_each_with_its_own_credentials_and_metrics() {
     let mut aws = Emulator::start();
-    aws.command(json!({ "op": "seed", "account": MEMBER, "users": [
-        { "name": "member-old", "keys": [{ "ageDays": 150 }] },
-        { "name": "member-young", "keys": [{ "ageDays": 10 }] },
-    ]}));
-    aws.command(json!({ "op": "seed", "account": HOME, "users": [
-        { "name": "home-old", "keys": [{ "ageDays": 300 }] },
-    ]}));
+    aws.seed_in(
+        Some(MEMBER),
+        json!([
+            { "name": "member-old", "keys": [{ "ageDays": 150 }] },
+            { "name": "member-young", "keys": [{ "ageDays": 10 }] },
+        ]),
+    );
+    aws.seed_in(
+        Some(HOME),
+        json!([
+            { "name": "home-old", "keys": [{ "ageDays": 300 }] },
+        ]),
+    );
     let metrics = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&metrics);
     let remediator = aws
@@ -255,9 +256,12 @@ fn users_acted_on(report: &Report) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_member_account_that_cannot_be_reached_fails_the_sweep_only_after_the_others_are_done() {
     let mut aws = Emulator::start();
-    aws.command(json!({ "op": "seed", "account": HOME, "users": [
-        { "name": "home-old", "keys": [{ "ageDays": 300 }] },
-    ]}));
+    aws.seed_in(
+        Some(HOME),
+        json!([
+            { "name": "home-old", "keys": [{ "ageDays": 300 }] },
+        ]),
+    );
     aws.command(json!({ "op": "fail", "action": "AssumeRole", "times": 100, "status": 403, "code": "AccessDenied" }));
     let metrics = Arc::new(Mutex::new(Vec::<String>::new()));
     let sink = Arc::clone(&metrics);

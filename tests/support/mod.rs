@@ -141,7 +141,12 @@ impl Emulator {
 
     /// Seeds users (see emulator.py for the shape); returns name → (UserId, key ids).
     pub fn seed(&mut self, users: Value) -> BTreeMap<String, SeededUser> {
-        let answer = self.command(json!({ "op": "seed", "users": users }));
+        self.seed_in(None, users)
+    }
+
+    /// Seeds users into one of moto's accounts (`None`: the default, 123456789012).
+    pub fn seed_in(&mut self, account: Option<&str>, users: Value) -> BTreeMap<String, SeededUser> {
+        let answer = self.command(json!({ "op": "seed", "users": users, "account": account }));
         answer["users"]
             .as_object()
             .expect("users map")
@@ -175,7 +180,12 @@ impl Emulator {
     /// Every user's keys (id → status) and tags, read inside the emulator: no API call, so
     /// it neither shows in the call counts nor meets a fault proxy.
     pub fn account_state(&mut self) -> BTreeMap<String, UserState> {
-        let answer = self.command(json!({ "op": "account_state" }));
+        self.account_state_in(None)
+    }
+
+    /// The same for one of moto's accounts (`None`: the default, 123456789012).
+    pub fn account_state_in(&mut self, account: Option<&str>) -> BTreeMap<String, UserState> {
+        let answer = self.command(json!({ "op": "account_state", "account": account }));
         serde_json::from_value(answer["users"].clone()).expect("users map")
     }
 
