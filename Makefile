@@ -68,16 +68,16 @@ CONCURRENCY_REPEATS ?= 200
 soak: soak-properties soak-faults soak-concurrency
 
 soak-properties:
-	PROPTEST_CASES=100000 cargo test --release --test policy_invariants
-	PROPTEST_CASES=1000000 cargo test --release --test intake_fuzz
+	PROPTEST_CASES=100000 cargo test --release --test properties policy::
+	PROPTEST_CASES=1000000 cargo test --release --test properties intake::
 
 soak-faults: venv
 	FAULT_SEEDS=$(FAULT_SEEDS) FAULT_LANES=$(FAULT_LANES) \
-		cargo test --release --test fault_matrix -- --nocapture --test-threads 1
+		cargo test --release --test it fault_matrix:: -- --nocapture --test-threads 1
 
 soak-concurrency: venv
 	CONCURRENCY_REPEATS=$(CONCURRENCY_REPEATS) \
-		cargo test --release --test concurrency -- --nocapture --test-threads 1
+		cargo test --release --test it concurrency:: -- --nocapture --test-threads 1
 
 lint: lint-templates
 	cargo fmt --check

@@ -1,131 +1,24 @@
-//! access-key-remediator: acts on AWS Config `access-keys-rotated` NON_COMPLIANT events by
-//! deactivating over-age IAM access keys and, after a recorded grace period of inactivity,
-//! deleting them.
+//! access-key-remediator: acts on AWS Config `access-keys-rotated` NON_COMPLIANT events, and on
+//! a scheduled sweep, by deactivating over-age IAM access keys and, after a recorded grace
+//! period of inactivity, deleting them.
 //!
-//! Layout: `domain::policy` decides (pure), `intake` reads events, `ports` names the AWS
-//! calls and `adapters` makes them, `handler` wires one invocation together.
+//! The layers, each importing only those listed before it:
+//! - `domain`: the pure rules (policy, marker, exemption, nomination, ids);
+//! - `report` and `settings`: the report's vocabulary and shape; the typed configuration;
+//! - `aws`: the ports (narrow traits) beside their SDK adapters, and an in-memory fake;
+//! - `triggers`: each kind of invocation, payload to unit of work;
+//! - `remediate`: the pipeline, one stage per file;
+//! - `handler`: one invocation, start to Lambda result;
+//! - `startup`: the composition root, built once per container.
 
-/// Serializes a unit-only enum as its `as_str()` name, so the JSON report and the log lines
-/// spell each value from one place.
-macro_rules! serialize_as_str {
-    ($($type:ty),+) => {$(
-        impl serde::Serialize for $type {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-    )+};
-}
+// Test tables may run long; the code they test may not.
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
-pub mod accounts;
-pub mod adapters;
-pub mod credential_report;
+pub mod aws;
 pub mod domain;
 pub mod handler;
-pub mod intake;
-pub mod ports;
+pub mod remediate;
 pub mod report;
 pub mod settings;
-
-use std::io::Write;
-
-use aws_config::SdkConfig;
-use aws_config::identity::IdentityCache;
-use aws_config::sts::AssumeRoleProvider;
-use aws_sdk_iam::config::SharedCredentialsProvider;
-use aws_smithy_async::time::SharedTimeSource;
-
-use crate::accounts::{AccountClients, MemberAccounts};
-use crate::adapters::api_calls::ApiCallCounter;
-use crate::adapters::config::AwsConfigInventory;
-use crate::adapters::iam::AwsIam;
-use crate::handler::Remediator;
-use crate::settings::{Settings, SettingsError};
-
-/// How the function names itself in member accounts' CloudTrail.
-const ROLE_SESSION_NAME: &str = "access-key-remediator";
-
-/// IAM and Config clients over one SDK configuration (one account's credentials), each with
-/// the interceptor that counts its calls for the report's `apiCalls`.
-fn account_clients(
-    sdk: &SdkConfig,
-    api_calls: &ApiCallCounter,
-) -> AccountClients<AwsIam, AwsConfigInventory> {
-    let iam = aws_sdk_iam::config::Builder::from(sdk)
-        .interceptor(api_calls.clone())
-        .build();
-    let config = aws_sdk_config::config::Builder::from(sdk)
-        .interceptor(api_calls.clone())
-        .build();
-    AccountClients {
-        iam: AwsIam::new(aws_sdk_iam::Client::from_conf(iam)),
-        inventory: AwsConfigInventory::new(aws_sdk_config::Client::from_conf(config)),
-    }
-}
-
-/// The remediator as deployed: IAM and Config through the AWS SDK.
-pub type AwsRemediator = Remediator<AwsIam, AwsConfigInventory>;
-
-impl AwsRemediator {
-    /// Builds the SDK clients once, from a shared SDK configuration. With a member role
-    /// set, other accounts' clients are built on first use, assuming that role from these
-    /// credentials, and kept for the container's life.
-    pub fn from_sdk_config(settings: Settings, sdk: &SdkConfig) -> Self {
-        let api_calls = ApiCallCounter::default();
-        let home = account_clients(sdk, &api_calls);
-        let member_role = settings.member_role.clone();
-        let remediator = Remediator::new(settings, home.iam, home.inventory)
-            .with_api_call_counter(api_calls.clone());
-        match member_role {
-            None => remediator,
-            Some(role) => {
-                // AssumeRoleProvider panics without a time source. `load_defaults` sets one,
-                // but a hand-built SdkConfig need not: never let that reach an invocation.
-                let sdk = match sdk.time_source() {
-                    Some(_) => sdk.clone(),
-                    None => sdk
-                        .clone()
-                        .into_builder()
-                        .time_source(SharedTimeSource::default())
-                        .build(),
-                };
-                remediator.with_member_accounts(MemberAccounts::new(Box::new(move |role_arn| {
-                    let (sdk, api_calls, external_id) =
-                        (sdk.clone(), api_calls.clone(), role.external_id.clone());
-                    Box::pin(async move {
-                        let mut assumed = AssumeRoleProvider::builder(role_arn)
-                            .session_name(ROLE_SESSION_NAME)
-                            .configure(&sdk);
-                        if let Some(external_id) = external_id {
-                            assumed = assumed.external_id(external_id);
-                        }
-                        let assumed = assumed.build().await;
-                        // One cache for both clients, so the account's IAM and Config calls
-                        // share one AssumeRole until its credentials near expiry.
-                        let member = sdk
-                            .into_builder()
-                            .credentials_provider(SharedCredentialsProvider::new(assumed))
-                            .identity_cache(IdentityCache::lazy().build())
-                            .build();
-                        account_clients(&member, &api_calls)
-                    })
-                })))
-            }
-        }
-    }
-
-    /// What a cold start does: settings from the environment, then the SDK's default chain
-    /// (which honours AWS_ENDPOINT_URL, AWS_REGION, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE).
-    pub async fn from_env() -> Result<Self, SettingsError> {
-        let settings = Settings::from_env()?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(
-            Self::from_sdk_config(settings, &sdk).with_metric_sink(Box::new(|line| {
-                // Lambda passes a custom runtime's stdout through as-is, and CloudWatch Logs
-                // extracts EMF from any log event that is a whole EMF document. A closed stdout
-                // loses the metric, not the invocation: no println!, which would panic.
-                let _ = writeln!(std::io::stdout().lock(), "{line}");
-            })),
-        )
-    }
-}
+pub mod startup;
+pub mod triggers;

@@ -1,18 +1,84 @@
-//! The JSON each invocation returns, and the log lines that mirror it.
+//! The JSON each invocation returns, its vocabulary (what happened to a key, what started
+//! the invocation, how far it got), and the log and metric lines that mirror it.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use time::OffsetDateTime;
+use tracing::info;
 
-use crate::adapters::api_calls::ApiCalls;
-use crate::domain::policy::{Action, KeyStatus};
-use crate::settings::Mode;
+use crate::domain::ids::{AccessKeyId, AccountId, UserId};
+use crate::domain::policy::{Hold, Mode};
+use crate::domain::user::KeyStatus;
 
 /// The CloudWatch namespace of the function's metrics.
 pub const METRIC_NAMESPACE: &str = "AccessKeyRemediator";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// AWS API calls per operation name (`ListAccessKeys`, `ListDiscoveredResources`, …).
+pub type ApiCalls = BTreeMap<String, u64>;
+
+/// What happened, or would happen, to a key: the values of the report's `action` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Deactivated,
+    Deleted,
+    Marked,
+    Pending,
+    Kept,
+    Exempt,
+    Deferred,
+    Failed,
+    WouldDeactivate,
+    WouldDelete,
+}
+
+impl Action {
+    pub const ALL: [Action; 10] = [
+        Action::Deactivated,
+        Action::Deleted,
+        Action::Marked,
+        Action::Pending,
+        Action::Kept,
+        Action::Exempt,
+        Action::Deferred,
+        Action::Failed,
+        Action::WouldDeactivate,
+        Action::WouldDelete,
+    ];
+
+    /// The name logs and metrics use; the same as the JSON's (a test holds them equal).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Deactivated => "deactivated",
+            Action::Deleted => "deleted",
+            Action::Marked => "marked",
+            Action::Pending => "pending",
+            Action::Kept => "kept",
+            Action::Exempt => "exempt",
+            Action::Deferred => "deferred",
+            Action::Failed => "failed",
+            Action::WouldDeactivate => "would-deactivate",
+            Action::WouldDelete => "would-delete",
+        }
+    }
+}
+
+impl From<Hold> for Action {
+    fn from(hold: Hold) -> Self {
+        match hold {
+            Hold::Kept => Action::Kept,
+            Hold::Pending => Action::Pending,
+            Hold::Exempt => Action::Exempt,
+            Hold::Deferred => Action::Deferred,
+            Hold::WouldDeactivate => Action::WouldDeactivate,
+            Hold::WouldDelete => Action::WouldDelete,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Trigger {
     Event,
     Sweep,
@@ -28,7 +94,8 @@ impl Trigger {
 }
 
 /// Whether the invocation got as far as a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Remediated,
     Ignored,
@@ -45,14 +112,12 @@ impl Outcome {
     }
 }
 
-serialize_as_str!(Trigger, Outcome);
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub trigger: Trigger,
     pub mode: Mode,
-    pub account: Option<String>,
+    pub account: Option<AccountId>,
     pub outcome: Outcome,
     /// Why nothing was done, for `ignored` and `user-not-found`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,7 +132,7 @@ pub struct Report {
     pub accounts: Vec<Report>,
     /// Listed accounts not started before the Lambda deadline; the next sweep takes them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub deferred_accounts: Vec<String>,
+    pub deferred_accounts: Vec<AccountId>,
     pub summary: Summary,
     /// AWS API calls this invocation made, per operation.
     pub api_calls: ApiCalls,
@@ -77,7 +142,7 @@ impl Report {
     pub fn new(
         trigger: Trigger,
         mode: Mode,
-        account: Option<String>,
+        account: Option<AccountId>,
         users: Vec<UserReport>,
     ) -> Self {
         let summary = Summary::of(&users);
@@ -99,9 +164,9 @@ impl Report {
     /// A sweep of listed accounts: `account` is the one the scheduled event came from.
     pub fn of_accounts(
         mode: Mode,
-        account: Option<String>,
+        account: Option<AccountId>,
         accounts: Vec<Report>,
-        deferred_accounts: Vec<String>,
+        deferred_accounts: Vec<AccountId>,
     ) -> Self {
         let mut summary = Summary::of(&[]);
         for swept in &accounts {
@@ -143,7 +208,7 @@ impl Report {
                     "Metrics": metrics,
                 }],
             },
-            "Account": self.account.as_deref().unwrap_or("unknown"),
+            "Account": self.account.as_ref().map_or("unknown", AccountId::as_str),
             "Trigger": self.trigger.as_str(),
             "Mode": self.mode.as_str(),
             "Outcome": self.outcome.as_str(),
@@ -154,10 +219,33 @@ impl Report {
         vec![line.to_string()]
     }
 
+    /// The one summary log line of an invocation, mirroring `summary`.
+    pub fn log_summary(&self) {
+        let count = |action| self.summary.count(action);
+        info!(
+            trigger = self.trigger.as_str(),
+            mode = self.mode.as_str(),
+            account = self.account.as_ref().map_or("", AccountId::as_str),
+            outcome = self.outcome.as_str(),
+            reason = self.reason.as_deref().unwrap_or(""),
+            deactivated = count(Action::Deactivated),
+            deleted = count(Action::Deleted),
+            marked = count(Action::Marked),
+            pending = count(Action::Pending),
+            kept = count(Action::Kept),
+            exempt = count(Action::Exempt),
+            deferred = count(Action::Deferred),
+            failed = count(Action::Failed),
+            would_deactivate = count(Action::WouldDeactivate),
+            would_delete = count(Action::WouldDelete),
+            "invocation summary"
+        );
+    }
+
     pub fn nothing_done(
         trigger: Trigger,
         mode: Mode,
-        account: Option<String>,
+        account: Option<AccountId>,
         outcome: Outcome,
         reason: String,
     ) -> Self {
@@ -174,7 +262,7 @@ impl Report {
 pub struct UserReport {
     pub user_name: String,
     /// Known when an event named the user; a sweep finds users by name.
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub exempt: bool,
     pub keys: Vec<KeyReport>,
 }
@@ -182,7 +270,7 @@ pub struct UserReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyReport {
-    pub access_key_id: String,
+    pub access_key_id: AccessKeyId,
     /// The status as found, before this invocation acted.
     pub status: KeyStatus,
     #[serde(with = "time::serde::rfc3339")]
@@ -219,9 +307,13 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
+    fn account(id: &str) -> AccountId {
+        AccountId::parse(id).unwrap()
+    }
+
     fn key(action: Action) -> KeyReport {
         KeyReport {
-            access_key_id: "AKIAEXAMPLE".into(),
+            access_key_id: AccessKeyId::parse("AKIAEXAMPLEKEY000001").unwrap(),
             status: KeyStatus::Active,
             create_date: OffsetDateTime::UNIX_EPOCH,
             last_used_date: None,
@@ -241,7 +333,7 @@ mod tests {
         Report::new(
             Trigger::Sweep,
             Mode::Delete,
-            Some(account.into()),
+            Some(self::account(account)),
             vec![user],
         )
     }
@@ -291,12 +383,12 @@ mod tests {
     fn a_sweep_of_listed_accounts_totals_them_and_gives_each_its_own_metric_line() {
         let report = Report::of_accounts(
             Mode::Delete,
-            Some("123456789012".into()),
+            Some(account("123456789012")),
             vec![
                 account_report("210987654321", &[Action::Deactivated, Action::Deleted]),
                 account_report("123456789012", &[Action::Deactivated]),
             ],
-            vec!["333333333333".into()],
+            vec![account("333333333333")],
         );
 
         assert_eq!(report.summary.count(Action::Deactivated), 2);
@@ -318,5 +410,21 @@ mod tests {
             serde_json::json!(["333333333333"])
         );
         assert_eq!(json["accounts"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn logs_metrics_and_json_spell_every_value_alike() {
+        for action in Action::ALL {
+            assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
+        }
+        for outcome in [Outcome::Remediated, Outcome::Ignored, Outcome::UserNotFound] {
+            assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.as_str());
+        }
+        for trigger in [Trigger::Event, Trigger::Sweep] {
+            assert_eq!(serde_json::to_value(trigger).unwrap(), trigger.as_str());
+        }
+        for mode in [Mode::Report, Mode::Deactivate, Mode::Delete] {
+            assert_eq!(serde_json::to_value(mode).unwrap(), mode.as_str());
+        }
     }
 }

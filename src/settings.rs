@@ -2,54 +2,16 @@
 //! one typed struct. A bad value stops the container at init with a message naming the
 //! variable, because a remediation tool that guesses what its operator meant can delete keys.
 
-use std::fmt;
-
 use thiserror::Error;
 
-/// What the function is allowed to change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Decide and report; make no IAM write call at all.
-    Report,
-    /// Deactivate and mark over-age keys; never delete.
-    Deactivate,
-    /// The full lifecycle: deactivate, wait out the grace period, delete.
-    Delete,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Report => "report",
-            Mode::Deactivate => "deactivate",
-            Mode::Delete => "delete",
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-serialize_as_str!(Mode);
+use crate::domain::policy::{Mode, Policy};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// A key older than this many days is over age (CIS 1.14: 90).
-    pub max_key_age_days: u32,
-    /// How long a key we deactivated must stay inactive before we delete it.
-    pub delete_after_inactive_days: u32,
-    pub mode: Mode,
+    /// What the pure policy needs: limits, grace period, mode, exemption tag, action cap.
+    pub policy: Policy,
     /// Config rules whose NON_COMPLIANT events we act on.
     pub rule_names: Vec<String>,
-    /// The user tag that exempts a user: `true`, or a `YYYY-MM-DD` date it lasts until.
-    pub exempt_tag_key: String,
-    /// When set, a key unused for longer than this many days is treated like an over-age key.
-    pub max_key_idle_days: Option<u32>,
-    /// Upper bound on deactivations plus deletions in one invocation.
-    pub max_actions_per_invocation: u32,
     /// How many users a sweep remediates at once.
     pub sweep_concurrency: usize,
     /// The role the function assumes to act in an account other than its own. Unset, it acts
@@ -69,13 +31,8 @@ impl Default for Settings {
     /// The documented defaults, identical to an environment that sets none of the variables.
     fn default() -> Self {
         Settings {
-            max_key_age_days: 90,
-            delete_after_inactive_days: 14,
-            mode: Mode::Delete,
+            policy: Policy::default(),
             rule_names: vec!["access-keys-rotated".to_owned()],
-            exempt_tag_key: "access-key-remediator:exempt".to_owned(),
-            max_key_idle_days: None,
-            max_actions_per_invocation: 50,
             sweep_concurrency: 8,
             member_role: None,
         }
@@ -96,6 +53,69 @@ const MAX_DAYS: u32 = 3650;
 /// IAM's control plane throttles well before this; more in flight only means more retries.
 const MAX_SWEEP_CONCURRENCY: usize = 64;
 
+/// The environment, read one variable at a time; each reader parses one kind of value.
+/// An empty value counts as unset: CloudFormation passes optional parameters as "".
+struct Environment<F> {
+    lookup: F,
+}
+
+impl<F: Fn(&str) -> Option<String>> Environment<F> {
+    /// The trimmed value, or `None` when unset or blank.
+    fn get(&self, variable: &str) -> Option<String> {
+        (self.lookup)(variable)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+
+    /// Parses the variable with `parse`, which says what was expected when it fails.
+    fn parsed<T>(
+        &self,
+        variable: &'static str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, SettingsError> {
+        let Some(value) = self.get(variable) else {
+            return Ok(None);
+        };
+        parse(&value).map(Some).map_err(|expected| SettingsError {
+            variable,
+            value: (self.lookup)(variable).unwrap_or_default(),
+            expected,
+        })
+    }
+
+    fn whole_number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+        &self,
+        variable: &'static str,
+        range: std::ops::RangeInclusive<T>,
+        expected: &str,
+    ) -> Result<Option<T>, SettingsError> {
+        self.parsed(variable, |value| match value.parse::<T>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(expected.to_owned()),
+        })
+    }
+
+    fn days(&self, variable: &'static str) -> Result<Option<u32>, SettingsError> {
+        let expected = format!("a whole number of days from 1 to {MAX_DAYS}");
+        self.whole_number(variable, 1..=MAX_DAYS, &expected)
+    }
+
+    fn matching(
+        &self,
+        variable: &'static str,
+        is_valid: fn(&str) -> bool,
+        expected: &str,
+    ) -> Result<Option<String>, SettingsError> {
+        self.parsed(variable, |value| {
+            if is_valid(value) {
+                Ok(value.to_owned())
+            } else {
+                Err(expected.to_owned())
+            }
+        })
+    }
+}
+
 impl Settings {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, SettingsError> {
@@ -103,138 +123,88 @@ impl Settings {
     }
 
     /// Reads settings through `lookup`, so tests need not mutate the process environment.
-    /// An empty value counts as unset: CloudFormation passes optional parameters as "".
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let env = Environment { lookup };
         let defaults = Settings::default();
-
-        let days = |variable: &'static str, default: u32| match get(variable) {
-            None => Ok(default),
-            Some(value) => parse_days(variable, &value),
-        };
-
-        let mode = match get("REMEDIATION_MODE") {
-            None => defaults.mode,
-            Some(value) => match value.trim() {
-                "report" => Mode::Report,
-                "deactivate" => Mode::Deactivate,
-                "delete" => Mode::Delete,
-                _ => {
-                    return Err(invalid(
-                        "REMEDIATION_MODE",
-                        &value,
-                        "one of report, deactivate, delete",
-                    ));
-                }
-            },
-        };
-
-        let rule_names = match get("RULE_NAMES") {
-            None => defaults.rule_names,
-            Some(value) => {
-                let names: Vec<String> = value.split(',').map(|n| n.trim().to_owned()).collect();
-                if names.iter().any(String::is_empty) {
-                    return Err(invalid(
-                        "RULE_NAMES",
-                        &value,
-                        "a comma-separated list of Config rule names with no empty entry",
-                    ));
-                }
-                names
+        let policy = read_policy(&env, defaults.policy)?;
+        let rule_names = env.parsed("RULE_NAMES", |value| {
+            let names: Vec<String> = value.split(',').map(|n| n.trim().to_owned()).collect();
+            if names.iter().any(String::is_empty) {
+                return Err(
+                    "a comma-separated list of Config rule names with no empty entry".to_owned(),
+                );
             }
-        };
-
-        let exempt_tag_key = match get("EXEMPT_TAG_KEY") {
-            None => defaults.exempt_tag_key,
-            Some(value) => {
-                let key = value.trim();
-                if key.len() > 128 || key.to_ascii_lowercase().starts_with("aws:") {
-                    return Err(invalid(
-                        "EXEMPT_TAG_KEY",
-                        &value,
-                        "an IAM tag key of at most 128 characters, not starting with aws:",
-                    ));
-                }
-                key.to_owned()
-            }
-        };
-
-        let max_key_idle_days = get("MAX_KEY_IDLE_DAYS")
-            .map(|value| parse_days("MAX_KEY_IDLE_DAYS", &value))
-            .transpose()?;
-
-        let max_actions_per_invocation = match get("MAX_ACTIONS_PER_INVOCATION") {
-            None => defaults.max_actions_per_invocation,
-            Some(value) => match value.trim().parse::<u32>() {
-                Ok(n) if n >= 1 => n,
-                _ => {
-                    return Err(invalid(
-                        "MAX_ACTIONS_PER_INVOCATION",
-                        &value,
-                        "a whole number of at least 1 (use REMEDIATION_MODE=report to act on nothing)",
-                    ));
-                }
-            },
-        };
-
-        let sweep_concurrency = match get("SWEEP_CONCURRENCY") {
-            None => defaults.sweep_concurrency,
-            Some(value) => match value.trim().parse::<usize>() {
-                Ok(n) if (1..=MAX_SWEEP_CONCURRENCY).contains(&n) => n,
-                _ => {
-                    return Err(invalid(
-                        "SWEEP_CONCURRENCY",
-                        &value,
-                        &format!("a whole number from 1 to {MAX_SWEEP_CONCURRENCY}"),
-                    ));
-                }
-            },
-        };
-
-        let matching = |variable: &'static str, is_valid: fn(&str) -> bool, expected: &str| {
-            get(variable)
-                .map(|value| match value.trim() {
-                    trimmed if is_valid(trimmed) => Ok(trimmed.to_owned()),
-                    _ => Err(invalid(variable, &value, expected)),
-                })
-                .transpose()
-        };
-        let member_role_name = matching(
-            "MEMBER_ROLE_NAME",
-            is_role_name,
-            "an IAM role name: 1 to 64 of letters, digits and +=,.@_-",
+            Ok(names)
+        })?;
+        let sweep_concurrency = env.whole_number(
+            "SWEEP_CONCURRENCY",
+            1..=MAX_SWEEP_CONCURRENCY,
+            &format!("a whole number from 1 to {MAX_SWEEP_CONCURRENCY}"),
         )?;
-        let external_id = matching(
-            "MEMBER_ROLE_EXTERNAL_ID",
-            is_external_id,
-            "an STS external id: 2 to 1224 of letters, digits and +=,.@:/_-",
-        )?;
-        let member_role = match (member_role_name, external_id) {
-            (Some(name), external_id) => Some(MemberRole { name, external_id }),
-            (None, None) => None,
-            (None, Some(id)) => {
-                return Err(invalid(
-                    "MEMBER_ROLE_EXTERNAL_ID",
-                    &id,
-                    "set only together with MEMBER_ROLE_NAME, the role it is sent to",
-                ));
-            }
-        };
-
         Ok(Settings {
-            max_key_age_days: days("MAX_KEY_AGE_DAYS", defaults.max_key_age_days)?,
-            delete_after_inactive_days: days(
-                "DELETE_AFTER_INACTIVE_DAYS",
-                defaults.delete_after_inactive_days,
-            )?,
-            mode,
-            rule_names,
-            exempt_tag_key,
-            max_key_idle_days,
-            max_actions_per_invocation,
-            sweep_concurrency,
-            member_role,
+            policy,
+            rule_names: rule_names.unwrap_or(defaults.rule_names),
+            sweep_concurrency: sweep_concurrency.unwrap_or(defaults.sweep_concurrency),
+            member_role: read_member_role(&env)?,
         })
+    }
+}
+
+fn read_policy<F: Fn(&str) -> Option<String>>(
+    env: &Environment<F>,
+    defaults: Policy,
+) -> Result<Policy, SettingsError> {
+    let mode = env.parsed("REMEDIATION_MODE", |value| match value {
+        "report" => Ok(Mode::Report),
+        "deactivate" => Ok(Mode::Deactivate),
+        "delete" => Ok(Mode::Delete),
+        _ => Err("one of report, deactivate, delete".to_owned()),
+    })?;
+    let exempt_tag_key = env.matching(
+        "EXEMPT_TAG_KEY",
+        |key| key.len() <= 128 && !key.to_ascii_lowercase().starts_with("aws:"),
+        "an IAM tag key of at most 128 characters, not starting with aws:",
+    )?;
+    let max_actions = env.whole_number(
+        "MAX_ACTIONS_PER_INVOCATION",
+        1..=u32::MAX,
+        "a whole number of at least 1 (use REMEDIATION_MODE=report to act on nothing)",
+    )?;
+    Ok(Policy {
+        max_key_age_days: env
+            .days("MAX_KEY_AGE_DAYS")?
+            .unwrap_or(defaults.max_key_age_days),
+        delete_after_inactive_days: env
+            .days("DELETE_AFTER_INACTIVE_DAYS")?
+            .unwrap_or(defaults.delete_after_inactive_days),
+        max_key_idle_days: env.days("MAX_KEY_IDLE_DAYS")?,
+        mode: mode.unwrap_or(defaults.mode),
+        exempt_tag_key: exempt_tag_key.unwrap_or(defaults.exempt_tag_key),
+        max_actions_per_invocation: max_actions.unwrap_or(defaults.max_actions_per_invocation),
+    })
+}
+
+fn read_member_role<F: Fn(&str) -> Option<String>>(
+    env: &Environment<F>,
+) -> Result<Option<MemberRole>, SettingsError> {
+    let name = env.matching(
+        "MEMBER_ROLE_NAME",
+        is_role_name,
+        "an IAM role name: 1 to 64 of letters, digits and +=,.@_-",
+    )?;
+    let external_id = env.matching(
+        "MEMBER_ROLE_EXTERNAL_ID",
+        is_external_id,
+        "an STS external id: 2 to 1224 of letters, digits and +=,.@:/_-",
+    )?;
+    match (name, external_id) {
+        (Some(name), external_id) => Ok(Some(MemberRole { name, external_id })),
+        (None, None) => Ok(None),
+        (None, Some(id)) => Err(SettingsError {
+            variable: "MEMBER_ROLE_EXTERNAL_ID",
+            value: id,
+            expected: "set only together with MEMBER_ROLE_NAME, the role it is sent to".to_owned(),
+        }),
     }
 }
 
@@ -252,25 +222,6 @@ fn is_external_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c))
-}
-
-fn parse_days(variable: &'static str, value: &str) -> Result<u32, SettingsError> {
-    match value.trim().parse::<u32>() {
-        Ok(days) if (1..=MAX_DAYS).contains(&days) => Ok(days),
-        _ => Err(invalid(
-            variable,
-            value,
-            &format!("a whole number of days from 1 to {MAX_DAYS}"),
-        )),
-    }
-}
-
-fn invalid(variable: &'static str, value: &str, expected: &str) -> SettingsError {
-    SettingsError {
-        variable,
-        value: value.to_owned(),
-        expected: expected.to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -315,13 +266,15 @@ mod tests {
         assert_eq!(
             settings,
             Settings {
-                max_key_age_days: 45,
-                delete_after_inactive_days: 30,
-                mode: Mode::Report,
+                policy: Policy {
+                    max_key_age_days: 45,
+                    delete_after_inactive_days: 30,
+                    mode: Mode::Report,
+                    exempt_tag_key: "security:exempt".into(),
+                    max_key_idle_days: Some(60),
+                    max_actions_per_invocation: 5,
+                },
                 rule_names: vec!["access-keys-rotated".into(), "my-org-keys-rotated".into()],
-                exempt_tag_key: "security:exempt".into(),
-                max_key_idle_days: Some(60),
-                max_actions_per_invocation: 5,
                 sweep_concurrency: 4,
                 member_role: Some(MemberRole {
                     name: "AccessKeyRemediatorMember".into(),

@@ -1,3 +1,9 @@
-//! The product's rules, free of AWS and Lambda: what to do with a key, and why.
+//! The product's rules, free of AWS, Lambda, settings and the clock: what to do with a key,
+//! and why. Everything here is a pure function of its arguments.
 
+pub mod exemption;
+pub mod ids;
+pub mod marker;
+pub mod nomination;
 pub mod policy;
+pub mod user;

@@ -1,6 +1,6 @@
-//! The pure core: given one snapshot of a user's keys and tags, the time, and the settings,
-//! decide what happens to each key. No I/O, no clock, no SDK or Lambda types, so every
-//! branch is covered by plain table tests and the safety rules by property tests.
+//! The pure core: given one snapshot of a user's keys and tags, the time, and the policy,
+//! decide what happens to each key. No I/O, no clock, no settings, SDK or Lambda types, so
+//! every branch is covered by plain table tests and the safety rules by property tests.
 //!
 //! The lifecycle it drives: an over-age (or idle) Active key is deactivated and a marker tag
 //! records when. Only once that marker is older than the grace period, and the key is still
@@ -10,91 +10,63 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
-use time::{Date, Duration, OffsetDateTime};
+use time::{Duration, OffsetDateTime};
 
-use crate::settings::{Mode, Settings};
+use crate::domain::exemption::Exemption;
+use crate::domain::marker::{marked_key_id, marker_tag_key, marker_tag_value, parse_marker};
+use crate::domain::user::{AccessKey, KeyStatus, UserSnapshot};
 
-/// Tags under this prefix are ours; the rest of the tag key is the access key id.
-pub const MARKER_PREFIX: &str = "access-key-remediator:deactivated:";
-
-/// The tag key that records when we deactivated `access_key_id`.
-pub fn marker_tag_key(access_key_id: &str) -> String {
-    format!("{MARKER_PREFIX}{access_key_id}")
-}
-
-/// The marker's value: an RFC 3339 UTC instant, to the second.
-pub fn marker_tag_value(deactivated_at: OffsetDateTime) -> String {
-    let whole_seconds = deactivated_at
-        .replace_nanosecond(0)
-        .expect("0 is a valid nanosecond");
-    whole_seconds
-        .format(&Rfc3339)
-        .expect("a UTC instant always formats as RFC 3339")
-}
-
+/// What the function is allowed to change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum KeyStatus {
-    Active,
-    Inactive,
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Decide and report; make no IAM write call at all.
+    Report,
+    /// Deactivate and mark over-age keys; never delete.
+    Deactivate,
+    /// The full lifecycle: deactivate, wait out the grace period, delete.
+    Delete,
 }
 
-/// One access key as IAM reported it in this invocation's snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessKey {
-    pub access_key_id: String,
-    pub status: KeyStatus,
-    pub created: OffsetDateTime,
-    pub last_used: Option<OffsetDateTime>,
-}
-
-/// What happened, or would happen, to a key: the values of the report's `action` field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Action {
-    Deactivated,
-    Deleted,
-    Marked,
-    Pending,
-    Kept,
-    Exempt,
-    Deferred,
-    Failed,
-    WouldDeactivate,
-    WouldDelete,
-}
-
-impl Action {
-    pub const ALL: [Action; 10] = [
-        Action::Deactivated,
-        Action::Deleted,
-        Action::Marked,
-        Action::Pending,
-        Action::Kept,
-        Action::Exempt,
-        Action::Deferred,
-        Action::Failed,
-        Action::WouldDeactivate,
-        Action::WouldDelete,
-    ];
-
+impl Mode {
     pub fn as_str(self) -> &'static str {
         match self {
-            Action::Deactivated => "deactivated",
-            Action::Deleted => "deleted",
-            Action::Marked => "marked",
-            Action::Pending => "pending",
-            Action::Kept => "kept",
-            Action::Exempt => "exempt",
-            Action::Deferred => "deferred",
-            Action::Failed => "failed",
-            Action::WouldDeactivate => "would-deactivate",
-            Action::WouldDelete => "would-delete",
+            Mode::Report => "report",
+            Mode::Deactivate => "deactivate",
+            Mode::Delete => "delete",
         }
     }
 }
 
-serialize_as_str!(Action);
+/// The limits a key is held to, and what the function may do about a key over them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// A key older than this many days is over age (CIS 1.14: 90).
+    pub max_key_age_days: u32,
+    /// How long a key we deactivated must stay inactive before we delete it.
+    pub delete_after_inactive_days: u32,
+    /// When set, a key unused for longer than this many days is treated like an over-age key.
+    pub max_key_idle_days: Option<u32>,
+    pub mode: Mode,
+    /// The user tag that exempts a user: `true`, or a `YYYY-MM-DD` date it lasts until.
+    pub exempt_tag_key: String,
+    /// Upper bound on deactivations plus deletions in one invocation (the blast radius).
+    pub max_actions_per_invocation: u32,
+}
+
+impl Default for Policy {
+    /// The documented defaults.
+    fn default() -> Self {
+        Policy {
+            max_key_age_days: 90,
+            delete_after_inactive_days: 14,
+            max_key_idle_days: None,
+            mode: Mode::Delete,
+            exempt_tag_key: "access-key-remediator:exempt".to_owned(),
+            max_actions_per_invocation: 50,
+        }
+    }
+}
 
 /// What the policy wants done to one key. Only the first three make IAM write calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,33 +77,36 @@ pub enum Verdict {
     Mark,
     /// Delete the key, which has been Inactive past the grace period, then drop its marker.
     Delete,
-    /// Change nothing; report this action.
-    Leave(Action),
+    /// Change nothing, for this reason.
+    Hold(Hold),
+}
+
+/// Why a key is left as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Within the limits.
+    Kept,
+    /// Inactive, waiting out the grace period (or a mode that never deletes).
+    Pending,
+    /// Its user is exempt.
+    Exempt,
+    /// It needs an action, but the invocation's action budget is spent.
+    Deferred,
+    /// Report mode: it would be deactivated.
+    WouldDeactivate,
+    /// Report mode: it would be deleted.
+    WouldDelete,
 }
 
 impl Verdict {
-    pub fn writes(self) -> bool {
-        !matches!(self, Verdict::Leave(_))
-    }
-
-    /// The action reported when the verdict was carried out (or needed carrying out).
-    pub fn action(self) -> Action {
-        match self {
-            Verdict::Deactivate => Action::Deactivated,
-            Verdict::Mark => Action::Marked,
-            Verdict::Delete => Action::Deleted,
-            Verdict::Leave(action) => action,
-        }
-    }
-
     /// Deactivations and deletions, real or previewed, are what the blast-radius cap counts.
     fn counts_against_cap(self) -> bool {
         matches!(
             self,
             Verdict::Deactivate
                 | Verdict::Delete
-                | Verdict::Leave(Action::WouldDeactivate)
-                | Verdict::Leave(Action::WouldDelete)
+                | Verdict::Hold(Hold::WouldDeactivate)
+                | Verdict::Hold(Hold::WouldDelete)
         )
     }
 }
@@ -142,45 +117,6 @@ pub struct KeyDecision {
     pub age_days: i64,
     pub verdict: Verdict,
     pub reason: String,
-}
-
-/// How the exemption tag reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Exemption {
-    NotExempt,
-    /// `true`, or a date that is today or later.
-    Exempt {
-        until: Option<Date>,
-    },
-    /// A date in the past: the exemption has lapsed and the user is treated like any other.
-    Expired {
-        until: Date,
-    },
-    /// Neither `true` nor a date. Treated as exempt, because acting on a user someone meant
-    /// to exempt is the mistake that cannot be undone; the caller logs a warning.
-    Unrecognised {
-        value: String,
-    },
-}
-
-impl Exemption {
-    pub fn is_exempt(&self) -> bool {
-        matches!(
-            self,
-            Exemption::Exempt { .. } | Exemption::Unrecognised { .. }
-        )
-    }
-
-    fn reason(&self) -> String {
-        match self {
-            Exemption::Exempt { until: None } => "user is exempt (tag is true)".to_owned(),
-            Exemption::Exempt { until: Some(date) } => format!("user is exempt until {date}"),
-            Exemption::Unrecognised { value } => format!(
-                "user is exempt: the tag value {value:?} is neither true nor a YYYY-MM-DD date"
-            ),
-            Exemption::NotExempt | Exemption::Expired { .. } => String::new(),
-        }
-    }
 }
 
 /// Everything decided for one user.
@@ -195,39 +131,20 @@ pub struct UserPlan {
     pub actions_used: u32,
 }
 
-/// Reads the exemption tag `tag_key` as of `today` (UTC).
-pub fn exemption(tags: &BTreeMap<String, String>, tag_key: &str, today: Date) -> Exemption {
-    let Some(value) = tags.get(tag_key) else {
-        return Exemption::NotExempt;
-    };
-    let value = value.trim();
-    if value.eq_ignore_ascii_case("true") {
-        return Exemption::Exempt { until: None };
-    }
-    match Date::parse(value, format_description!("[year]-[month]-[day]")) {
-        Ok(until) if until >= today => Exemption::Exempt { until: Some(until) },
-        Ok(until) => Exemption::Expired { until },
-        Err(_) => Exemption::Unrecognised {
-            value: value.to_owned(),
-        },
-    }
-}
-
 /// Decides what to do with each of one user's keys.
 ///
 /// `action_budget` is how many deactivations and deletions the invocation may still make;
 /// past it, keys that need one are `deferred`. Keys are considered oldest first, so the
 /// budget goes to the worst offenders.
 pub fn decide(
-    keys: &[AccessKey],
-    tags: &BTreeMap<String, String>,
+    snapshot: &UserSnapshot,
     now: OffsetDateTime,
-    settings: &Settings,
+    policy: &Policy,
     action_budget: u32,
 ) -> UserPlan {
-    let exemption = exemption(tags, &settings.exempt_tag_key, now.date());
+    let exemption = Exemption::read(&snapshot.tags, &policy.exempt_tag_key, now.date());
 
-    let mut ordered: Vec<&AccessKey> = keys.iter().collect();
+    let mut ordered: Vec<&AccessKey> = snapshot.keys.iter().collect();
     ordered.sort_by(|a, b| (a.created, &a.access_key_id).cmp(&(b.created, &b.access_key_id)));
 
     if exemption.is_exempt() {
@@ -235,12 +152,7 @@ pub fn decide(
         let reason = exemption.reason();
         let keys = ordered
             .into_iter()
-            .map(|key| KeyDecision {
-                key: key.clone(),
-                age_days: age_days(key, now),
-                verdict: Verdict::Leave(Action::Exempt),
-                reason: reason.clone(),
-            })
+            .map(|key| decision(key, now, Verdict::Hold(Hold::Exempt), reason.clone()))
             .collect();
         return UserPlan {
             exemption,
@@ -253,31 +165,26 @@ pub fn decide(
     let mut actions_used = 0;
     let mut decisions = Vec::with_capacity(ordered.len());
     for key in ordered {
-        let marker = tags.get(&marker_tag_key(&key.access_key_id));
-        let (mut verdict, mut reason) = decide_key(key, marker.map(String::as_str), now, settings);
+        let marker = snapshot.tags.get(&marker_tag_key(&key.access_key_id));
+        let (mut verdict, mut reason) = decide_key(key, marker.map(String::as_str), now, policy);
         if verdict.counts_against_cap() {
             if actions_used < action_budget {
                 actions_used += 1;
             } else {
                 reason = format!(
                     "{reason}; deferred: MAX_ACTIONS_PER_INVOCATION={} reached",
-                    settings.max_actions_per_invocation
+                    policy.max_actions_per_invocation
                 );
-                verdict = Verdict::Leave(Action::Deferred);
+                verdict = Verdict::Hold(Hold::Deferred);
             }
         }
-        decisions.push(KeyDecision {
-            key: key.clone(),
-            age_days: age_days(key, now),
-            verdict,
-            reason,
-        });
+        decisions.push(decision(key, now, verdict, reason));
     }
 
-    let stale_markers = if settings.mode == Mode::Report {
+    let stale_markers = if policy.mode == Mode::Report {
         Vec::new()
     } else {
-        stale_markers(tags, &decisions)
+        stale_markers(&snapshot.tags, &decisions)
     };
 
     UserPlan {
@@ -288,32 +195,41 @@ pub fn decide(
     }
 }
 
+fn decision(key: &AccessKey, now: OffsetDateTime, verdict: Verdict, reason: String) -> KeyDecision {
+    KeyDecision {
+        key: key.clone(),
+        age_days: (now - key.created).whole_days(),
+        verdict,
+        reason,
+    }
+}
+
 fn decide_key(
     key: &AccessKey,
     marker: Option<&str>,
     now: OffsetDateTime,
-    settings: &Settings,
+    policy: &Policy,
 ) -> (Verdict, String) {
-    let Some(why) = over_limit(key, now, settings) else {
+    let Some(why) = over_limit(key, now, policy) else {
         let status = match key.status {
             KeyStatus::Active => "active",
             KeyStatus::Inactive => "inactive",
         };
         return (
-            Verdict::Leave(Action::Kept),
+            Verdict::Hold(Hold::Kept),
             format!("{status}, within limits"),
         );
     };
 
     match key.status {
-        KeyStatus::Active => match settings.mode {
+        KeyStatus::Active => match policy.mode {
             Mode::Report => (
-                Verdict::Leave(Action::WouldDeactivate),
+                Verdict::Hold(Hold::WouldDeactivate),
                 format!("active, {why}"),
             ),
             Mode::Deactivate | Mode::Delete => (Verdict::Deactivate, format!("active, {why}")),
         },
-        KeyStatus::Inactive => decide_inactive(key, marker, now, settings, &why),
+        KeyStatus::Inactive => decide_inactive(key, marker, now, policy, &why),
     }
 }
 
@@ -322,34 +238,70 @@ fn decide_inactive(
     key: &AccessKey,
     marker: Option<&str>,
     now: OffsetDateTime,
-    settings: &Settings,
+    policy: &Policy,
     why: &str,
 ) -> (Verdict, String) {
-    let restart = |because: String| match settings.mode {
-        Mode::Report => (
-            Verdict::Leave(Action::Pending),
-            format!("inactive, {why}; {because}; would start the grace clock"),
-        ),
-        Mode::Deactivate | Mode::Delete => (
-            Verdict::Mark,
-            format!("inactive, {why}; {because}; grace clock started"),
-        ),
+    let deactivated_at = match usable_marker(key, marker) {
+        Ok(deactivated_at) => deactivated_at,
+        Err(because) => {
+            return match policy.mode {
+                Mode::Report => (
+                    Verdict::Hold(Hold::Pending),
+                    format!("inactive, {why}; {because}; would start the grace clock"),
+                ),
+                Mode::Deactivate | Mode::Delete => (
+                    Verdict::Mark,
+                    format!("inactive, {why}; {because}; grace clock started"),
+                ),
+            };
+        }
     };
 
+    let grace = Duration::days(policy.delete_after_inactive_days.into());
+    let inactive_for = now - deactivated_at;
+    if inactive_for <= grace {
+        return (
+            Verdict::Hold(Hold::Pending),
+            format!(
+                "inactive since {}, {} of the {}-day grace period passed",
+                marker_tag_value(deactivated_at),
+                describe_days(inactive_for),
+                policy.delete_after_inactive_days
+            ),
+        );
+    }
+
+    let past_grace = format!(
+        "inactive since {}, past the {}-day grace period",
+        marker_tag_value(deactivated_at),
+        policy.delete_after_inactive_days
+    );
+    match policy.mode {
+        Mode::Report => (Verdict::Hold(Hold::WouldDelete), past_grace),
+        Mode::Deactivate => (
+            Verdict::Hold(Hold::Pending),
+            format!("{past_grace}; REMEDIATION_MODE=deactivate never deletes"),
+        ),
+        Mode::Delete => (Verdict::Delete, past_grace),
+    }
+}
+
+/// When the key's marker says we deactivated it, or why the grace clock must start again.
+fn usable_marker(key: &AccessKey, marker: Option<&str>) -> Result<OffsetDateTime, String> {
     let Some(marker) = marker else {
-        return restart("no deactivation marker".to_owned());
+        return Err("no deactivation marker".to_owned());
     };
-    let Ok(deactivated_at) = OffsetDateTime::parse(marker.trim(), &Rfc3339) else {
-        return restart(format!(
+    let Some(deactivated_at) = parse_marker(marker) else {
+        return Err(format!(
             "marker value {marker:?} is not an RFC 3339 instant"
         ));
     };
     if deactivated_at < key.created {
         // A marker older than its key cannot record this key's deactivation (a hand-made
         // or copied tag): trusting it would delete a key nobody watched go unused.
-        return restart(format!(
+        return Err(format!(
             "marker's {} is before the key was created",
-            format_instant(deactivated_at)
+            marker_tag_value(deactivated_at)
         ));
     }
     if let Some(last_used) = key.last_used
@@ -357,53 +309,26 @@ fn decide_inactive(
     {
         // Someone re-activated and used the key after we deactivated it: the grace period
         // of inactivity it was meant to measure did not happen.
-        return restart(format!(
+        return Err(format!(
             "used at {} after the marker's {}",
-            format_instant(last_used),
-            format_instant(deactivated_at)
+            marker_tag_value(last_used),
+            marker_tag_value(deactivated_at)
         ));
     }
-
-    let grace = Duration::days(settings.delete_after_inactive_days.into());
-    let inactive_for = now - deactivated_at;
-    if inactive_for <= grace {
-        return (
-            Verdict::Leave(Action::Pending),
-            format!(
-                "inactive since {}, {} of the {}-day grace period passed",
-                format_instant(deactivated_at),
-                describe_days(inactive_for),
-                settings.delete_after_inactive_days
-            ),
-        );
-    }
-
-    let past_grace = format!(
-        "inactive since {}, past the {}-day grace period",
-        format_instant(deactivated_at),
-        settings.delete_after_inactive_days
-    );
-    match settings.mode {
-        Mode::Report => (Verdict::Leave(Action::WouldDelete), past_grace),
-        Mode::Deactivate => (
-            Verdict::Leave(Action::Pending),
-            format!("{past_grace}; REMEDIATION_MODE=deactivate never deletes"),
-        ),
-        Mode::Delete => (Verdict::Delete, past_grace),
-    }
+    Ok(deactivated_at)
 }
 
 /// Why the key must go, or `None` when it is within both limits.
-fn over_limit(key: &AccessKey, now: OffsetDateTime, settings: &Settings) -> Option<String> {
+fn over_limit(key: &AccessKey, now: OffsetDateTime, policy: &Policy) -> Option<String> {
     let age = now - key.created;
-    if age > Duration::days(settings.max_key_age_days.into()) {
+    if age > Duration::days(policy.max_key_age_days.into()) {
         return Some(format!(
             "{} old, over the {}-day age limit",
             describe_days(age),
-            settings.max_key_age_days
+            policy.max_key_age_days
         ));
     }
-    let idle_limit = settings.max_key_idle_days?;
+    let idle_limit = policy.max_key_idle_days?;
     let idle_for = now - key.last_used.unwrap_or(key.created);
     (idle_for > Duration::days(idle_limit.into())).then(|| {
         format!(
@@ -418,14 +343,14 @@ fn over_limit(key: &AccessKey, now: OffsetDateTime, settings: &Settings) -> Opti
 fn stale_markers(tags: &BTreeMap<String, String>, decisions: &[KeyDecision]) -> Vec<String> {
     tags.keys()
         .filter_map(|tag_key| {
-            let key_id = tag_key.strip_prefix(MARKER_PREFIX)?;
-            let guarded = decisions.iter().find(|d| d.key.access_key_id == key_id);
+            let key_id = marked_key_id(tag_key)?;
+            let guarded = decisions.iter().find(|d| d.key.access_key_id == *key_id);
             let stale = match guarded {
                 None => true,
                 // A kept Active key had its marker from before someone re-enabled it.
                 // Over-age Active keys get a fresh marker when deactivated instead.
                 Some(d) => {
-                    d.key.status == KeyStatus::Active && d.verdict == Verdict::Leave(Action::Kept)
+                    d.key.status == KeyStatus::Active && d.verdict == Verdict::Hold(Hold::Kept)
                 }
             };
             stale.then(|| tag_key.clone())
@@ -433,19 +358,11 @@ fn stale_markers(tags: &BTreeMap<String, String>, decisions: &[KeyDecision]) -> 
         .collect()
 }
 
-fn age_days(key: &AccessKey, now: OffsetDateTime) -> i64 {
-    (now - key.created).whole_days()
-}
-
 fn describe_days(span: Duration) -> String {
     match span.whole_days() {
         1 => "1 day".to_owned(),
         days => format!("{days} days"),
     }
-}
-
-fn format_instant(instant: OffsetDateTime) -> String {
-    marker_tag_value(instant)
 }
 
 #[cfg(test)]

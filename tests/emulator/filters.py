@@ -1,5 +1,5 @@
 """Evaluates the stack's filters with real implementations of AWS's matching rules, for
-tests/stack_policy.rs and tests/notification_filter.rs (which take the filters from
+tests/it/stack_policy.rs and tests/it/notification_filter.rs (which take the filters from
 template.yaml).
 
     python filters.py event-pattern   < {"pattern": PATTERN, "events": [EVENT, ...]}

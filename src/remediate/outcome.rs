@@ -1,0 +1,95 @@
+//! What a piece of work came to: the report of what was done, and, when some of it could not
+//! be done, why. Failures are data here; only the handler turns one into a Lambda error.
+
+use thiserror::Error;
+
+use crate::aws::AwsError;
+use crate::domain::ids::{AccountId, UserId};
+use crate::domain::nomination::ReportError;
+use crate::report::Report;
+
+/// Why work could not be (fully) done. Each is worth a Lambda retry, or, for an operator's
+/// mistake, an error all the same so that the Errors alarm fires and the dead-letter queue
+/// keeps the event for after the fix.
+#[derive(Debug, Error)]
+pub enum RemediationError {
+    #[error("could not resolve UserId {user_id} to a user")]
+    Resolve {
+        user_id: UserId,
+        #[source]
+        source: AwsError,
+    },
+    #[error("could not read the keys and tags of user {user_name}")]
+    Read {
+        user_name: String,
+        #[source]
+        source: AwsError,
+    },
+    #[error("could not get the IAM credential report")]
+    CredentialReport(#[source] AwsError),
+    #[error(transparent)]
+    UnreadableReport(#[from] ReportError),
+    #[error(
+        "the event is for account {account}, but this function runs in {home} and MEMBER_ROLE_NAME \
+         is not set, so it may act only in its own account; nothing was changed"
+    )]
+    ForeignAccount { account: AccountId, home: AccountId },
+    /// Some calls failed after the SDK's retries; everything else was still carried out.
+    #[error("{failed} AWS call(s) failed; everything else was carried out")]
+    Incomplete {
+        failed: usize,
+        #[source]
+        first: AwsError,
+    },
+    #[error("the sweep of {failed} account(s) failed, first {account}")]
+    Accounts {
+        failed: usize,
+        account: AccountId,
+        #[source]
+        first: Box<RemediationError>,
+    },
+}
+
+/// The report, whole or partial, and the failure that kept it from being whole.
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: Report,
+    pub failure: Option<RemediationError>,
+}
+
+impl Outcome {
+    pub fn done(report: Report) -> Self {
+        Outcome {
+            report,
+            failure: None,
+        }
+    }
+
+    /// The report of work during which these calls failed: incomplete if any did.
+    pub fn with_failed_calls(report: Report, failures: Vec<AwsError>) -> Self {
+        let failed = failures.len();
+        let failure = failures
+            .into_iter()
+            .next()
+            .map(|first| RemediationError::Incomplete { failed, first });
+        Outcome { report, failure }
+    }
+}
+
+/// An error and its sources, outermost first: "IAM TagUser failed: service error: …".
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut previous = text.clone();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        // The SDK's modelled errors repeat their message as their own cause.
+        let message = cause.to_string();
+        if message != previous {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        previous = message;
+        source = cause.source();
+    }
+    text
+}

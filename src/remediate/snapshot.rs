@@ -1,0 +1,49 @@
+//! Snapshot: one user's keys, last use and tags, read whole, and the policy's decisions on
+//! it, spending from the invocation's shared action budget.
+
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+use tracing::warn;
+
+use crate::aws::{AwsError, IamDirectory};
+use crate::domain::exemption::Exemption;
+use crate::domain::policy::{self, Policy, UserPlan};
+
+/// How many deactivations and deletions the invocation may still make, across every user and
+/// account it remediates.
+pub struct Budget(Mutex<u32>);
+
+impl Budget {
+    pub fn new(actions: u32) -> Self {
+        Budget(Mutex::new(actions))
+    }
+}
+
+/// Reads the user and decides. `None` when the user vanished before we could read them.
+pub async fn plan_user<I: IamDirectory>(
+    iam: &I,
+    user_name: &str,
+    now: OffsetDateTime,
+    policy: &Policy,
+    budget: &Budget,
+) -> Result<Option<UserPlan>, AwsError> {
+    let Some(snapshot) = iam.snapshot(user_name).await? else {
+        return Ok(None);
+    };
+    let plan = {
+        let mut remaining = budget.0.lock().expect("budget lock");
+        let plan = policy::decide(&snapshot, now, policy, *remaining);
+        *remaining -= plan.actions_used;
+        plan
+    };
+    if let Exemption::Unrecognised { value } = &plan.exemption {
+        warn!(
+            user = user_name,
+            tag = %policy.exempt_tag_key,
+            value = %value,
+            "exemption tag is neither true nor YYYY-MM-DD; treating the user as exempt"
+        );
+    }
+    Ok(Some(plan))
+}

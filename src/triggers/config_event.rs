@@ -1,0 +1,77 @@
+//! AWS Config's "Config Rules Compliance Change" event: one IAM user, by UserId, evaluated
+//! NON_COMPLIANT by one of the rules in RULE_NAMES.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{IntakeError, UserTarget, Work, event_account, malformed, parse};
+use crate::domain::ids::{AccountId, UserId};
+
+const CONFIG_SOURCE: &str = "aws.config";
+const COMPLIANCE_CHANGE: &str = "Config Rules Compliance Change";
+const IAM_USER: &str = "AWS::IAM::User";
+const NON_COMPLIANT: &str = "NON_COMPLIANT";
+
+/// The parts of a Config compliance-change `detail` we rely on. Everything else
+/// (`oldEvaluationResult`, `evaluationMode`, `annotation`, `resultToken`, …) may be
+/// missing or null: events from before 2023 carry no `evaluationMode`, for one.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ComplianceChangeDetail {
+    resource_id: String,
+    resource_type: String,
+    config_rule_name: String,
+    new_evaluation_result: EvaluationResult,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EvaluationResult {
+    compliance_type: String,
+}
+
+pub(super) fn is_compliance_change(event: &EventBridgeEvent<Value>) -> bool {
+    event.source == CONFIG_SOURCE && event.detail_type == COMPLIANCE_CHANGE
+}
+
+pub(super) fn classify(
+    event: EventBridgeEvent<Value>,
+    rule_names: &[String],
+) -> Result<Work, IntakeError> {
+    let ignore = |reason: String| {
+        let account = event
+            .account
+            .as_deref()
+            .and_then(|id| AccountId::parse(id).ok());
+        Ok(Work::Ignore { account, reason })
+    };
+    let detail: ComplianceChangeDetail = parse(event.detail.clone(), "detail.")?;
+    if !rule_names.contains(&detail.config_rule_name) {
+        return ignore(format!(
+            "rule {:?} is not in RULE_NAMES ({})",
+            detail.config_rule_name,
+            rule_names.join(",")
+        ));
+    }
+    if detail.resource_type != IAM_USER {
+        return ignore(format!(
+            "resource type {:?} is not {IAM_USER}",
+            detail.resource_type
+        ));
+    }
+    let compliance = detail.new_evaluation_result.compliance_type;
+    if compliance != NON_COMPLIANT {
+        return ignore(format!(
+            "compliance type is {compliance:?}, not {NON_COMPLIANT}"
+        ));
+    }
+    let account = event_account(&event)?;
+    let user_id = UserId::parse(&detail.resource_id)
+        .map_err(|error| malformed("detail.resourceId", error))?;
+    Ok(Work::Remediate(UserTarget {
+        user_id,
+        account,
+        rule_name: detail.config_rule_name,
+    }))
+}

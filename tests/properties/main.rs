@@ -1,0 +1,10 @@
+//! The property tests, one binary: the pure policy's safety invariants (`policy`) and hostile
+//! payloads through the trigger intake (`intake`). Neither makes an AWS call, so they build
+//! and run without the emulator.
+//!
+//! `PROPTEST_CASES` sets the count (256 when unset); a module name filters, as in
+//! `PROPTEST_CASES=100000 cargo test --release --test properties policy::`
+//! (what `make soak-properties` runs, with `intake::` at 1,000,000).
+
+mod intake;
+mod policy;
