@@ -4,9 +4,9 @@ use time::OffsetDateTime;
 use tracing::info;
 
 use super::outcome::{Outcome, RemediationError};
+use super::remediator::{Remediator, remediate_user};
 use super::resolve::resolve;
 use super::snapshot::Budget;
-use super::{Remediator, remediate_user};
 use crate::aws::accounts::AccountClients;
 use crate::aws::{IamDirectory, IamWrites, UserInventory};
 use crate::report::{Outcome as ReportOutcome, Report, Trigger};

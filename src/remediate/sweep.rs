@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::outcome::{Outcome, RemediationError, error_chain};
+use super::remediator::{Remediator, remediate_user};
 use super::snapshot::Budget;
-use super::{Remediator, remediate_user};
 use crate::aws::accounts::{AccountClients, HomeAccount};
 use crate::aws::{AwsError, IamDirectory, IamWrites, UserInventory};
 use crate::domain::ids::AccountId;

@@ -5,6 +5,7 @@
 //!
 //! Select a module by its path: `cargo test --test it fault_matrix::`.
 
+mod architecture;
 mod concurrency;
 mod config_adapter;
 mod cross_account;
