@@ -36,6 +36,7 @@ impl From<HandlerError> for Diagnostic {
                 }
                 RemediationError::Incomplete { .. } => "RemediationFailed",
                 RemediationError::ForeignAccount { .. } => "AccountNotConfigured",
+                RemediationError::HomeUnknown { .. } => "HomeAccountUnknown",
                 RemediationError::Accounts { .. } => "AccountSweepFailed",
             },
         };
@@ -52,7 +53,11 @@ pub async fn handle<I: IamDirectory + IamWrites, C: UserInventory>(
     event: LambdaEvent<Value>,
 ) -> Result<Report, HandlerError> {
     let deadline = deadline_of(&event.context);
-    let home = HomeAccount::from_function_arn(&event.context.invoked_function_arn);
+    let function_arn = &event.context.invoked_function_arn;
+    let home = HomeAccount::from_function_arn(function_arn);
+    if home.is_none() {
+        warn!(%function_arn, "the invoked ARN is not a Lambda function ARN; events naming an account are refused");
+    }
     let outcome = match triggers::classify(event.payload, &remediator.settings.rule_names) {
         Ok(work) => remediator
             .run(work, deadline, home)
@@ -71,7 +76,7 @@ pub async fn handle<I: IamDirectory + IamWrites, C: UserInventory>(
         }
     }
     match failure {
-        None => Ok(report),
+        None => Ok(report.capped(Report::MAX_BYTES)),
         Some(failure) => Err(HandlerError::from(failure)).inspect_err(log_failure),
     }
 }

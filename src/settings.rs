@@ -4,6 +4,7 @@
 
 use thiserror::Error;
 
+use crate::domain::marker::{STATE_TAG_KEY, legacy_key_id};
 use crate::domain::policy::{Mode, Policy};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,8 +163,10 @@ fn read_policy<F: Fn(&str) -> Option<String>>(
     })?;
     let exempt_tag_key = env.matching(
         "EXEMPT_TAG_KEY",
-        |key| key.len() <= 128 && !key.to_ascii_lowercase().starts_with("aws:"),
-        "an IAM tag key of at most 128 characters, not starting with aws:",
+        is_exempt_tag_key,
+        "an IAM tag key of at most 128 characters, not starting with aws:, and not one of the \
+         function's own (access-key-remediator:state, access-key-remediator:deactivated:*), \
+         which it rewrites and removes",
     )?;
     let max_actions = env.whole_number(
         "MAX_ACTIONS_PER_INVOCATION",
@@ -206,6 +209,16 @@ fn read_member_role<F: Fn(&str) -> Option<String>>(
             expected: "set only together with MEMBER_ROLE_NAME, the role it is sent to".to_owned(),
         }),
     }
+}
+
+/// A tag key an operator may set and the function only reads: IAM compares keys ignoring
+/// case, and the function rewrites or removes its own clock tags, exemption and all.
+fn is_exempt_tag_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    key.len() <= 128
+        && !lower.starts_with("aws:")
+        && lower != STATE_TAG_KEY
+        && legacy_key_id(&lower).is_none()
 }
 
 /// IAM's role-name pattern, `[\w+=,.@-]{1,64}`.
@@ -297,6 +310,8 @@ mod tests {
             ("REMEDIATION_MODE", "dry-run"),
             ("RULE_NAMES", "a,,b"),
             ("EXEMPT_TAG_KEY", "aws:exempt"),
+            ("EXEMPT_TAG_KEY", "access-key-remediator:state"),
+            ("EXEMPT_TAG_KEY", "Access-Key-Remediator:Deactivated:exempt"),
             ("MAX_KEY_IDLE_DAYS", "soon"),
             ("MAX_ACTIONS_PER_INVOCATION", "0"),
             ("MAX_ACTIONS_PER_INVOCATION", "lots"),

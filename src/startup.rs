@@ -59,7 +59,7 @@ fn account_clients(
     sdk: &SdkConfig,
     api_calls: &ApiCallCounter,
 ) -> AccountClients<AwsIam, AwsConfigInventory> {
-    let iam = aws_sdk_iam::config::Builder::from(sdk)
+    let iam = crate::aws::iam::client_config(aws_sdk_iam::config::Builder::from(sdk))
         .interceptor(api_calls.clone())
         .build();
     let config = aws_sdk_config::config::Builder::from(sdk)

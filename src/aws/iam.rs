@@ -6,8 +6,13 @@ use std::collections::BTreeMap;
 use futures::future::try_join_all;
 use std::time::Duration;
 
+use aws_runtime::retries::classifiers::AwsErrorCodeClassifier;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::operation::delete_access_key::DeleteAccessKeyError;
+use aws_sdk_iam::operation::tag_user::TagUserError;
+use aws_sdk_iam::operation::untag_user::UntagUserError;
+use aws_sdk_iam::operation::update_access_key::UpdateAccessKeyError;
 use aws_sdk_iam::types::{ReportStateType, StatusType};
 use time::OffsetDateTime;
 
@@ -52,6 +57,13 @@ where
             operation,
             source: Box::new(error),
         }),
+    }
+}
+
+fn written<T>(found: Option<T>) -> WriteOutcome {
+    match found {
+        Some(_) => WriteOutcome::Applied,
+        None => WriteOutcome::Gone,
     }
 }
 
@@ -263,17 +275,14 @@ impl IamWrites for AwsIam {
             .status(StatusType::Inactive)
             .send()
             .await;
-        Ok(match found("UpdateAccessKey", result)? {
-            Some(_) => WriteOutcome::Applied,
-            None => WriteOutcome::AlreadyGone,
-        })
+        found("UpdateAccessKey", result).map(written)
     }
 
     async fn delete_key(
         &self,
         user_name: &str,
         access_key_id: &AccessKeyId,
-    ) -> Result<(), AwsError> {
+    ) -> Result<WriteOutcome, AwsError> {
         let result = self
             .client
             .delete_access_key()
@@ -281,10 +290,15 @@ impl IamWrites for AwsIam {
             .access_key_id(access_key_id.as_str())
             .send()
             .await;
-        found("DeleteAccessKey", result).map(drop)
+        found("DeleteAccessKey", result).map(written)
     }
 
-    async fn tag_user(&self, user_name: &str, key: &str, value: &str) -> Result<(), AwsError> {
+    async fn tag_user(
+        &self,
+        user_name: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<WriteOutcome, AwsError> {
         let tag = aws_sdk_iam::types::Tag::builder()
             .key(key)
             .value(value)
@@ -297,10 +311,10 @@ impl IamWrites for AwsIam {
             .tags(tag)
             .send()
             .await;
-        found("TagUser", result).map(drop)
+        found("TagUser", result).map(written)
     }
 
-    async fn untag_user(&self, user_name: &str, keys: &[String]) -> Result<(), AwsError> {
+    async fn untag_user(&self, user_name: &str, keys: &[String]) -> Result<WriteOutcome, AwsError> {
         let result = self
             .client
             .untag_user()
@@ -308,6 +322,34 @@ impl IamWrites for AwsIam {
             .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await;
-        found("UntagUser", result).map(drop)
+        found("UntagUser", result).map(written)
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retries: ConcurrentModification
+// ---------------------------------------------------------------------------------------------
+
+/// IAM's answer (HTTP 409) when another request is changing the same entity at that moment,
+/// such as an event's TagUser racing a sweep's on one user. IAM applied nothing, so the
+/// request is safe to send again; the SDK's own classifiers do not retry this code.
+pub const CONCURRENT_MODIFICATION: &str = "ConcurrentModification";
+
+/// Everything an IAM client of the function is configured with beyond the shared SDK
+/// configuration: the SDK's error-code classifier, told that ConcurrentModification is
+/// transient, on each write, so that it is retried with the SDK's own backoff and attempt
+/// budget (AWS_RETRY_MODE, AWS_MAX_ATTEMPTS) like a throttled call. Every IAM client is built
+/// through this function: the composition root's and the adapter tests' alike.
+pub fn client_config(builder: aws_sdk_iam::config::Builder) -> aws_sdk_iam::config::Builder {
+    builder
+        .retry_classifier(concurrent_modification_retried::<TagUserError>())
+        .retry_classifier(concurrent_modification_retried::<UntagUserError>())
+        .retry_classifier(concurrent_modification_retried::<UpdateAccessKeyError>())
+        .retry_classifier(concurrent_modification_retried::<DeleteAccessKeyError>())
+}
+
+fn concurrent_modification_retried<E>() -> AwsErrorCodeClassifier<E> {
+    AwsErrorCodeClassifier::builder()
+        .transient_errors(&[CONCURRENT_MODIFICATION][..])
+        .build()
 }

@@ -27,13 +27,12 @@ pub struct IamUser {
     pub user_id: UserId,
 }
 
-/// How a deactivation ended. `AlreadyGone` is IAM's NoSuchEntity: the key or user vanished
-/// since the snapshot, which for our purposes means the work is done. It is what makes a
-/// re-delivered event harmless.
+/// How a write ended. `Gone` is IAM's NoSuchEntity: the key or the user vanished since the
+/// snapshot (deleted, or the user renamed), and nothing was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOutcome {
     Applied,
-    AlreadyGone,
+    Gone,
 }
 
 /// An AWS call that failed after the SDK's own retries.
@@ -75,7 +74,7 @@ pub trait IamDirectory: Send + Sync {
     ) -> impl Future<Output = Result<Option<BTreeMap<AccessKeyId, KeyStatus>>, AwsError>> + Send;
 }
 
-/// What the function changes in IAM. A key or user already gone counts as written.
+/// What the function changes in IAM.
 pub trait IamWrites: Send + Sync {
     fn deactivate_key(
         &self,
@@ -87,20 +86,20 @@ pub trait IamWrites: Send + Sync {
         &self,
         user_name: &str,
         access_key_id: &AccessKeyId,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    ) -> impl Future<Output = Result<WriteOutcome, AwsError>> + Send;
 
     fn tag_user(
         &self,
         user_name: &str,
         key: &str,
         value: &str,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    ) -> impl Future<Output = Result<WriteOutcome, AwsError>> + Send;
 
     fn untag_user(
         &self,
         user_name: &str,
         keys: &[String],
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    ) -> impl Future<Output = Result<WriteOutcome, AwsError>> + Send;
 }
 
 /// A cheap lookup of a UserId's name. AWS Config answers it with one call where it records

@@ -26,9 +26,13 @@ pub enum Exemption {
 }
 
 impl Exemption {
-    /// Reads the exemption tag `tag_key` as of `today` (UTC).
+    /// Reads the exemption tag `tag_key` as of `today` (UTC). IAM holds tag keys unique
+    /// regardless of case, so whoever wrote `Access-Key-Remediator:Exempt` meant this tag.
     pub fn read(tags: &BTreeMap<String, String>, tag_key: &str, today: Date) -> Exemption {
-        let Some(value) = tags.get(tag_key) else {
+        let Some((_, value)) = tags
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(tag_key))
+        else {
             return Exemption::NotExempt;
         };
         let value = value.trim();

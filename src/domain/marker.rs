@@ -1,26 +1,33 @@
-//! The marker tag: how the function remembers, on the user, when it deactivated a key. The
-//! grace period before deletion is measured from it, so its format lives in one place.
+//! The grace clocks: how the function remembers, on the user, when it deactivated each key.
+//! The grace period before deletion is measured from them, so their format lives here.
+//!
+//! All of a user's clocks live in one tag, `access-key-remediator:state`, whose value is
+//! space-separated `<AccessKeyId>=<RFC 3339 UTC instant>` entries (IAM allows letters, digits,
+//! spaces and `_.:/=+-@` in a tag value, at most 256 characters: five 20-character key ids
+//! fit). One tag, whatever the number of keys, because IAM allows a user only 50 tags and they
+//! belong to the user. Tags of the first format, one per key under
+//! `access-key-remediator:deactivated:`, are still read, and folded into the state tag by the
+//! next write.
+
+use std::collections::BTreeMap;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::domain::ids::AccessKeyId;
 
-/// Tags under this prefix are ours; the rest of the tag key is the access key id.
-pub const MARKER_PREFIX: &str = "access-key-remediator:deactivated:";
+/// The tag that holds every grace clock of a user.
+pub const STATE_TAG_KEY: &str = "access-key-remediator:state";
 
-/// The tag key that records when we deactivated `access_key_id`.
-pub fn marker_tag_key(access_key_id: &AccessKeyId) -> String {
-    format!("{MARKER_PREFIX}{access_key_id}")
-}
+/// The first format: one tag per key, under this prefix, the rest of the tag key the key id.
+pub const LEGACY_MARKER_PREFIX: &str = "access-key-remediator:deactivated:";
 
-/// The access key id a marker tag key names, or `None` for any other tag.
-pub fn marked_key_id(tag_key: &str) -> Option<&str> {
-    tag_key.strip_prefix(MARKER_PREFIX)
-}
+/// IAM's limits on a user's tags.
+pub const TAGS_PER_USER: usize = 50;
+pub const TAG_VALUE_MAX_CHARS: usize = 256;
 
-/// The marker's value, and every instant the reasons quote: RFC 3339 UTC, to the second.
-pub fn marker_tag_value(instant: OffsetDateTime) -> String {
+/// Every instant the clocks store and the reasons quote: RFC 3339 UTC, to the second.
+pub fn format_instant(instant: OffsetDateTime) -> String {
     let whole_seconds = instant
         .replace_nanosecond(0)
         .expect("0 is a valid nanosecond");
@@ -29,9 +36,70 @@ pub fn marker_tag_value(instant: OffsetDateTime) -> String {
         .expect("a UTC instant always formats as RFC 3339")
 }
 
-/// When the marker says the key was deactivated; `None` when the value is not an instant.
-pub fn parse_marker(value: &str) -> Option<OffsetDateTime> {
+/// When a clock says the key was deactivated; `None` when the value is not an instant.
+pub fn parse_instant(value: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(value.trim(), &Rfc3339).ok()
+}
+
+/// A user's grace clocks as found in one snapshot of their tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GraceClocks {
+    /// Each key's clock, as written (it may not parse): the state tag's entry, else the
+    /// key's legacy tag.
+    by_key: BTreeMap<String, String>,
+    /// The state tag's value, when the user has one.
+    pub state_value: Option<String>,
+    /// The legacy per-key tags the user still carries, to be removed by the next write.
+    pub legacy_tags: Vec<String>,
+}
+
+impl GraceClocks {
+    pub fn read(tags: &BTreeMap<String, String>) -> Self {
+        let mut clocks = GraceClocks::default();
+        for (tag_key, value) in tags {
+            if let Some(key_id) = legacy_key_id(tag_key) {
+                clocks.legacy_tags.push(tag_key.clone());
+                clocks.by_key.insert(key_id.to_owned(), value.clone());
+            }
+        }
+        // Our own tags are matched exactly: the role may write and remove them only as
+        // spelt here (IAM's aws:TagKeys conditions compare case-sensitively).
+        if let Some(value) = tags.get(STATE_TAG_KEY) {
+            // The state tag is the newer record: its entries win over legacy tags.
+            for entry in value.split_whitespace() {
+                if let Some((key_id, instant)) = entry.split_once('=') {
+                    clocks.by_key.insert(key_id.to_owned(), instant.to_owned());
+                }
+            }
+            clocks.state_value = Some(value.clone());
+        }
+        clocks
+    }
+
+    /// The clock of `key`, as written.
+    pub fn of(&self, key: &AccessKeyId) -> Option<&str> {
+        self.by_key.get(key.as_str()).map(String::as_str)
+    }
+
+    /// The key ids that have a clock.
+    pub fn key_ids(&self) -> impl Iterator<Item = &str> {
+        self.by_key.keys().map(String::as_str)
+    }
+}
+
+/// The key id a legacy marker tag names, or `None` for any other tag.
+pub fn legacy_key_id(tag_key: &str) -> Option<&str> {
+    tag_key.strip_prefix(LEGACY_MARKER_PREFIX)
+}
+
+/// The state tag's value for these clocks, oldest key id first; `None` for no clock at all,
+/// which is written by removing the tag.
+pub fn state_value(clocks: &BTreeMap<AccessKeyId, OffsetDateTime>) -> Option<String> {
+    let entries: Vec<String> = clocks
+        .iter()
+        .map(|(key, at)| format!("{key}={}", format_instant(*at)))
+        .collect();
+    (!entries.is_empty()).then(|| entries.join(" "))
 }
 
 #[cfg(test)]
@@ -39,22 +107,90 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
-    #[test]
-    fn a_marker_round_trips_to_the_second() {
-        let at = datetime!(2026-11-01 10:00:00.75 UTC);
-        let value = marker_tag_value(at);
-        assert_eq!(value, "2026-11-01T10:00:00Z");
-        assert_eq!(parse_marker(&value), Some(datetime!(2026-11-01 10:00 UTC)));
-        assert_eq!(parse_marker("last tuesday"), None);
+    fn key(id: &str) -> AccessKeyId {
+        AccessKeyId::parse(id).unwrap()
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
-    fn only_our_prefix_names_a_marked_key() {
-        let key = AccessKeyId::parse("AKIAEXAMPLEKEY000001").unwrap();
+    fn an_instant_round_trips_to_the_second() {
+        let at = datetime!(2026-11-01 10:00:00.75 UTC);
+        assert_eq!(format_instant(at), "2026-11-01T10:00:00Z");
         assert_eq!(
-            marked_key_id(&marker_tag_key(&key)),
+            parse_instant("2026-11-01T10:00:00Z"),
+            Some(datetime!(2026-11-01 10:00 UTC))
+        );
+        assert_eq!(parse_instant("last tuesday"), None);
+    }
+
+    #[test]
+    fn the_state_tag_holds_every_clock_and_wins_over_legacy_tags() {
+        let found = GraceClocks::read(&tags(&[
+            (
+                STATE_TAG_KEY,
+                "AKIAEXAMPLEKEY000001=2026-11-01T10:00:00Z AKIAEXAMPLEKEY000002=2026-11-02T10:00:00Z",
+            ),
+            (
+                "access-key-remediator:deactivated:AKIAEXAMPLEKEY000001",
+                "2026-10-01T10:00:00Z",
+            ),
+            (
+                "access-key-remediator:deactivated:AKIAEXAMPLEKEY000003",
+                "2026-10-03T10:00:00Z",
+            ),
+            ("owner", "payments"),
+        ]));
+        assert_eq!(
+            found.of(&key("AKIAEXAMPLEKEY000001")),
+            Some("2026-11-01T10:00:00Z")
+        );
+        assert_eq!(
+            found.of(&key("AKIAEXAMPLEKEY000003")),
+            Some("2026-10-03T10:00:00Z")
+        );
+        assert_eq!(found.legacy_tags.len(), 2);
+        assert_eq!(found.key_ids().count(), 3);
+    }
+
+    #[test]
+    fn two_clocks_fit_in_one_tag_value_iam_accepts() {
+        let clocks = BTreeMap::from([
+            (key("AKIAEXAMPLEKEY000002"), datetime!(2026-11-02 10:00 UTC)),
+            (key("AKIAEXAMPLEKEY000001"), datetime!(2026-11-01 10:00 UTC)),
+        ]);
+        let value = state_value(&clocks).unwrap();
+        assert_eq!(
+            value,
+            "AKIAEXAMPLEKEY000001=2026-11-01T10:00:00Z AKIAEXAMPLEKEY000002=2026-11-02T10:00:00Z"
+        );
+        assert!(value.len() <= TAG_VALUE_MAX_CHARS);
+        // IAM's tag value pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]*
+        assert!(
+            value
+                .chars()
+                .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
+        );
+        assert_eq!(state_value(&BTreeMap::new()), None);
+        assert_eq!(
+            GraceClocks::read(&BTreeMap::from([(STATE_TAG_KEY.to_owned(), value)]))
+                .of(&key("AKIAEXAMPLEKEY000002")),
+            Some("2026-11-02T10:00:00Z")
+        );
+    }
+
+    #[test]
+    fn only_our_prefix_names_a_legacy_clock() {
+        assert_eq!(
+            legacy_key_id("access-key-remediator:deactivated:AKIAEXAMPLEKEY000001"),
             Some("AKIAEXAMPLEKEY000001")
         );
-        assert_eq!(marked_key_id("owner"), None);
+        assert_eq!(legacy_key_id("owner"), None);
+        assert_eq!(legacy_key_id("access-key-remediator:exempt"), None);
     }
 }

@@ -2,6 +2,7 @@
 //! and why. Everything here is a pure function of its arguments.
 
 pub mod exemption;
+pub mod grace;
 pub mod ids;
 pub mod marker;
 pub mod nomination;

@@ -13,7 +13,10 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::domain::exemption::Exemption;
-use crate::domain::marker::{marked_key_id, marker_tag_key, marker_tag_value, parse_marker};
+pub use crate::domain::grace::ClockPlan;
+use crate::domain::grace::{Clock, FUTURE_CLOCK, NO_TAG_SLOT, usable_clock};
+use crate::domain::ids::AccessKeyId;
+use crate::domain::marker::{GraceClocks, TAGS_PER_USER, format_instant};
 use crate::domain::user::{AccessKey, KeyStatus, UserSnapshot};
 
 /// What the function is allowed to change.
@@ -125,8 +128,11 @@ pub struct UserPlan {
     pub exemption: Exemption,
     /// One decision per key, oldest key first.
     pub keys: Vec<KeyDecision>,
-    /// Marker tags that no longer guard anything: their key is gone, or was made Active again.
-    pub stale_markers: Vec<String>,
+    /// What becomes of the user's grace clocks; `None` when no tag may be written at all
+    /// (an exempt user, report mode).
+    pub clocks: Option<ClockPlan>,
+    /// What the caller should log as a warning.
+    pub warnings: Vec<String>,
     /// Deactivations and deletions this plan spends from the invocation's budget.
     pub actions_used: u32,
 }
@@ -143,55 +149,69 @@ pub fn decide(
     action_budget: u32,
 ) -> UserPlan {
     let exemption = Exemption::read(&snapshot.tags, &policy.exempt_tag_key, now.date());
+    let found = GraceClocks::read(&snapshot.tags);
+    let full = snapshot.tags.len() >= TAGS_PER_USER && found.state_value.is_none();
+    let tag_slot = !full || !found.legacy_tags.is_empty();
 
     let mut ordered: Vec<&AccessKey> = snapshot.keys.iter().collect();
     ordered.sort_by(|a, b| (a.created, &a.access_key_id).cmp(&(b.created, &b.access_key_id)));
 
     if exemption.is_exempt() {
-        // An exempt user gets no write of any kind, stale markers included.
-        let reason = exemption.reason();
-        let keys = ordered
-            .into_iter()
-            .map(|key| decision(key, now, Verdict::Hold(Hold::Exempt), reason.clone()))
-            .collect();
-        return UserPlan {
-            exemption,
-            keys,
-            stale_markers: Vec::new(),
-            actions_used: 0,
-        };
+        return exempt(exemption, ordered, now);
     }
 
     let mut actions_used = 0;
     let mut decisions = Vec::with_capacity(ordered.len());
+    let mut warnings = Vec::new();
     for key in ordered {
-        let marker = snapshot.tags.get(&marker_tag_key(&key.access_key_id));
-        let (mut verdict, mut reason) = decide_key(key, marker.map(String::as_str), now, policy);
+        let clock = Clock {
+            found: found.of(&key.access_key_id),
+            tag_slot,
+        };
+        let (mut verdict, mut reason) = decide_key(key, clock, now, policy);
+        if reason.contains(FUTURE_CLOCK) {
+            warnings.push(format!("{}: {reason}", key.access_key_id));
+        }
         if verdict.counts_against_cap() {
             if actions_used < action_budget {
                 actions_used += 1;
             } else {
-                reason = format!(
-                    "{reason}; deferred: MAX_ACTIONS_PER_INVOCATION={} reached",
-                    policy.max_actions_per_invocation
-                );
+                let cap = policy.max_actions_per_invocation;
+                reason = format!("{reason}; deferred: MAX_ACTIONS_PER_INVOCATION={cap} reached");
                 verdict = Verdict::Hold(Hold::Deferred);
             }
         }
         decisions.push(decision(key, now, verdict, reason));
     }
 
-    let stale_markers = if policy.mode == Mode::Report {
-        Vec::new()
-    } else {
-        stale_markers(&snapshot.tags, &decisions)
-    };
-
+    let clocks = (policy.mode != Mode::Report).then(|| ClockPlan {
+        keep: clocks_kept(&found, &decisions, now),
+        found,
+        tag_slot,
+        untag_legacy_first: full,
+    });
     UserPlan {
         exemption,
         keys: decisions,
-        stale_markers,
+        clocks,
+        warnings,
         actions_used,
+    }
+}
+
+/// An exempt user gets no write of any kind, stale clocks included.
+fn exempt(exemption: Exemption, keys: Vec<&AccessKey>, now: OffsetDateTime) -> UserPlan {
+    let reason = exemption.reason();
+    let keys = keys
+        .into_iter()
+        .map(|key| decision(key, now, Verdict::Hold(Hold::Exempt), reason.clone()))
+        .collect();
+    UserPlan {
+        exemption,
+        keys,
+        clocks: None,
+        warnings: Vec::new(),
+        actions_used: 0,
     }
 }
 
@@ -206,7 +226,7 @@ fn decision(key: &AccessKey, now: OffsetDateTime, verdict: Verdict, reason: Stri
 
 fn decide_key(
     key: &AccessKey,
-    marker: Option<&str>,
+    clock: Clock,
     now: OffsetDateTime,
     policy: &Policy,
 ) -> (Verdict, String) {
@@ -227,21 +247,28 @@ fn decide_key(
                 Verdict::Hold(Hold::WouldDeactivate),
                 format!("active, {why}"),
             ),
-            Mode::Deactivate | Mode::Delete => (Verdict::Deactivate, format!("active, {why}")),
+            Mode::Deactivate | Mode::Delete if clock.tag_slot => {
+                (Verdict::Deactivate, format!("active, {why}"))
+            }
+            // Deactivating is the security action: it happens even where no clock can be
+            // recorded, and without a clock the key is never deleted.
+            Mode::Deactivate | Mode::Delete => {
+                (Verdict::Deactivate, format!("active, {why}; {NO_TAG_SLOT}"))
+            }
         },
-        KeyStatus::Inactive => decide_inactive(key, marker, now, policy, &why),
+        KeyStatus::Inactive => decide_inactive(key, clock, now, policy, &why),
     }
 }
 
 /// An Inactive key over the limits: start, wait out, or finish the grace period.
 fn decide_inactive(
     key: &AccessKey,
-    marker: Option<&str>,
+    clock: Clock,
     now: OffsetDateTime,
     policy: &Policy,
     why: &str,
 ) -> (Verdict, String) {
-    let deactivated_at = match usable_marker(key, marker) {
+    let deactivated_at = match usable_clock(key, clock.found, now) {
         Ok(deactivated_at) => deactivated_at,
         Err(because) => {
             return match policy.mode {
@@ -249,9 +276,13 @@ fn decide_inactive(
                     Verdict::Hold(Hold::Pending),
                     format!("inactive, {why}; {because}; would start the grace clock"),
                 ),
-                Mode::Deactivate | Mode::Delete => (
+                Mode::Deactivate | Mode::Delete if clock.tag_slot => (
                     Verdict::Mark,
                     format!("inactive, {why}; {because}; grace clock started"),
+                ),
+                Mode::Deactivate | Mode::Delete => (
+                    Verdict::Hold(Hold::Pending),
+                    format!("inactive, {why}; {because}; {NO_TAG_SLOT}"),
                 ),
             };
         }
@@ -264,7 +295,7 @@ fn decide_inactive(
             Verdict::Hold(Hold::Pending),
             format!(
                 "inactive since {}, {} of the {}-day grace period passed",
-                marker_tag_value(deactivated_at),
+                format_instant(deactivated_at),
                 describe_days(inactive_for),
                 policy.delete_after_inactive_days
             ),
@@ -273,7 +304,7 @@ fn decide_inactive(
 
     let past_grace = format!(
         "inactive since {}, past the {}-day grace period",
-        marker_tag_value(deactivated_at),
+        format_instant(deactivated_at),
         policy.delete_after_inactive_days
     );
     match policy.mode {
@@ -284,38 +315,6 @@ fn decide_inactive(
         ),
         Mode::Delete => (Verdict::Delete, past_grace),
     }
-}
-
-/// When the key's marker says we deactivated it, or why the grace clock must start again.
-fn usable_marker(key: &AccessKey, marker: Option<&str>) -> Result<OffsetDateTime, String> {
-    let Some(marker) = marker else {
-        return Err("no deactivation marker".to_owned());
-    };
-    let Some(deactivated_at) = parse_marker(marker) else {
-        return Err(format!(
-            "marker value {marker:?} is not an RFC 3339 instant"
-        ));
-    };
-    if deactivated_at < key.created {
-        // A marker older than its key cannot record this key's deactivation (a hand-made
-        // or copied tag): trusting it would delete a key nobody watched go unused.
-        return Err(format!(
-            "marker's {} is before the key was created",
-            marker_tag_value(deactivated_at)
-        ));
-    }
-    if let Some(last_used) = key.last_used
-        && last_used > deactivated_at
-    {
-        // Someone re-activated and used the key after we deactivated it: the grace period
-        // of inactivity it was meant to measure did not happen.
-        return Err(format!(
-            "used at {} after the marker's {}",
-            marker_tag_value(last_used),
-            marker_tag_value(deactivated_at)
-        ));
-    }
-    Ok(deactivated_at)
 }
 
 /// Why the key must go, or `None` when it is within both limits.
@@ -338,22 +337,22 @@ fn over_limit(key: &AccessKey, now: OffsetDateTime, policy: &Policy) -> Option<S
     })
 }
 
-/// Markers that no longer guard an Inactive key, so a later manual deactivation cannot
+/// The clocks that stay as they are: a usable clock of a key still Inactive, unless the plan
+/// restarts it; a clock of a key to delete, until the deletion is done. Every other clock,
+/// that of a key gone or re-activated, is dropped, so that a later manual deactivation cannot
 /// inherit an old clock and be deleted early.
-fn stale_markers(tags: &BTreeMap<String, String>, decisions: &[KeyDecision]) -> Vec<String> {
-    tags.keys()
-        .filter_map(|tag_key| {
-            let key_id = marked_key_id(tag_key)?;
-            let guarded = decisions.iter().find(|d| d.key.access_key_id == *key_id);
-            let stale = match guarded {
-                None => true,
-                // A kept Active key had its marker from before someone re-enabled it.
-                // Over-age Active keys get a fresh marker when deactivated instead.
-                Some(d) => {
-                    d.key.status == KeyStatus::Active && d.verdict == Verdict::Hold(Hold::Kept)
-                }
-            };
-            stale.then(|| tag_key.clone())
+fn clocks_kept(
+    found: &GraceClocks,
+    decisions: &[KeyDecision],
+    now: OffsetDateTime,
+) -> BTreeMap<AccessKeyId, OffsetDateTime> {
+    decisions
+        .iter()
+        .filter(|d| d.key.status == KeyStatus::Inactive)
+        .filter(|d| !matches!(d.verdict, Verdict::Mark | Verdict::Deactivate))
+        .filter_map(|d| {
+            let at = usable_clock(&d.key, found.of(&d.key.access_key_id), now).ok()?;
+            Some((d.key.access_key_id.clone(), at))
         })
         .collect()
 }

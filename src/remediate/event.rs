@@ -4,11 +4,11 @@ use time::OffsetDateTime;
 use tracing::info;
 
 use super::outcome::{Outcome, RemediationError};
-use super::remediator::{Remediator, remediate_user};
+use super::remediator::{Remediated, Remediator, remediate_user};
 use super::resolve::resolve;
 use super::snapshot::Budget;
 use crate::aws::accounts::AccountClients;
-use crate::aws::{IamDirectory, IamWrites, UserInventory};
+use crate::aws::{IamDirectory, IamUser, IamWrites, UserInventory};
 use crate::report::{Outcome as ReportOutcome, Report, Trigger};
 use crate::triggers::UserTarget;
 
@@ -30,21 +30,44 @@ impl<I: IamDirectory + IamWrites, C: UserInventory> Remediator<I, C> {
         };
         info!(user_id = %target.user_id, rule = %target.rule_name, "remediating");
         let Some(user) = resolve(at, &target.user_id).await? else {
-            return Ok(gone(target.account));
+            return Ok(gone(Some(target.account)));
         };
         let now = OffsetDateTime::now_utc();
         let budget = Budget::new(self.settings.policy.max_actions_per_invocation);
-        let remediated = remediate_user(at, &self.settings.policy, &user.user_name, now, &budget)
+        let read_error = |user_name: &str| {
+            let user_name = user_name.to_owned();
+            move |source| RemediationError::Read { user_name, source }
+        };
+        let policy = &self.settings.policy;
+        let mut user = user;
+        let named = |user: &IamUser| (user.user_name.clone(), user.user_id.clone());
+        let (name, id) = named(&user);
+        let mut remediated = remediate_user(at, policy, (&name, Some(&id)), now, &budget)
             .await
-            .map_err(|source| RemediationError::Read {
-                user_name: user.user_name.clone(),
-                source,
-            })?;
-        let Some((mut report, failures)) = remediated else {
-            return Ok(gone(target.account));
+            .map_err(read_error(&name))?;
+        // Renamed since it was resolved, before the read or before a write: find the user by
+        // UserId once more, and remediate under the new name. Deleted: the report says so.
+        if remediated.as_ref().is_none_or(|done| done.user_gone)
+            && let Some(renamed) = resolve(at, &target.user_id).await?
+            && renamed.user_name != user.user_name
+        {
+            info!(user_id = %target.user_id, from = %user.user_name, to = %renamed.user_name, "user renamed; remediating under the new name");
+            user = renamed;
+            let (name, id) = named(&user);
+            remediated = remediate_user(at, policy, (&name, Some(&id)), now, &budget)
+                .await
+                .map_err(read_error(&name))?;
+        }
+        let Some(Remediated {
+            mut report,
+            failures,
+            ..
+        }) = remediated
+        else {
+            return Ok(gone(Some(target.account)));
         };
         report.user_id = Some(user.user_id);
-        let report = Report::new(Trigger::Event, mode, target.account, vec![report]);
+        let report = Report::new(Trigger::Event, mode, Some(target.account), vec![report]);
         Ok(Outcome::with_failed_calls(report, failures))
     }
 }

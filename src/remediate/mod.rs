@@ -32,18 +32,17 @@ impl<I: IamDirectory + IamWrites, C: UserInventory> Remediator<I, C> {
         home: Option<HomeAccount>,
     ) -> Result<Outcome, RemediationError> {
         let calls_before = self.api_calls.snapshot();
-        // Without an invoked ARN (a test's Context::default(), a local runtime) the event's
-        // own account is taken as home.
-        let home = home.or_else(|| {
-            let account_id = match &work {
-                Work::Remediate(target) => target.account.clone(),
-                Work::Sweep { account, .. } | Work::Ignore { account, .. } => account.clone(),
-            }?;
-            Some(HomeAccount {
-                partition: "aws".to_owned(),
-                account_id,
-            })
-        });
+        // Fail closed: an account we cannot compare with our own is never acted in.
+        let named = match &work {
+            Work::Remediate(target) => Some(&target.account),
+            Work::Sweep { account, .. } => account.as_ref(),
+            Work::Ignore { .. } => None,
+        };
+        if let (None, Some(account)) = (&home, named) {
+            return Err(RemediationError::HomeUnknown {
+                account: account.clone(),
+            });
+        }
         let mode = self.settings.policy.mode;
         let mut outcome = match work {
             Work::Ignore { account, reason } => Outcome::done(Report::nothing_done(
@@ -55,7 +54,7 @@ impl<I: IamDirectory + IamWrites, C: UserInventory> Remediator<I, C> {
             )),
             Work::Remediate(target) => {
                 let at = self
-                    .clients_for(target.account.as_ref(), home.as_ref())
+                    .clients_for(Some(&target.account), home.as_ref())
                     .await?;
                 self.remediate_event(&at, target).await?
             }

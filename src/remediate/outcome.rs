@@ -34,6 +34,12 @@ pub enum RemediationError {
          is not set, so it may act only in its own account; nothing was changed"
     )]
     ForeignAccount { account: AccountId, home: AccountId },
+    #[error(
+        "the event is for account {account}, but the function's own account is unknown (its \
+         invoked ARN is not a Lambda function ARN), so it cannot tell whether {account} is its \
+         own; nothing was changed"
+    )]
+    HomeUnknown { account: AccountId },
     /// Some calls failed after the SDK's retries; everything else was still carried out.
     #[error("{failed} AWS call(s) failed; everything else was carried out")]
     Incomplete {

@@ -13,7 +13,7 @@ use super::snapshot::{Budget, plan_user};
 use crate::aws::accounts::{AccountClients, HomeAccount, MemberAccounts};
 use crate::aws::api_calls::ApiCallCounter;
 use crate::aws::{AwsError, IamDirectory, IamWrites, UserInventory};
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, UserId};
 use crate::domain::policy::Policy;
 use crate::report::UserReport;
 use crate::settings::Settings;
@@ -92,24 +92,43 @@ impl<I: IamDirectory + IamWrites, C: UserInventory> Remediator<I, C> {
     }
 }
 
+/// One user's pass through the stages: the report, the calls that failed for good, and
+/// whether IAM said the user is gone under this name.
+pub(super) struct Remediated {
+    pub report: UserReport,
+    pub failures: Vec<AwsError>,
+    pub user_gone: bool,
+}
+
 /// One user through the pipeline: snapshot and decide, then apply. `None` when the user
-/// vanished before we could read them; the failed writes come beside the report.
+/// vanished before we could read them.
+///
+/// `user_id`, when known (an event), is what a write that finds the name gone checks the
+/// name's current holder against: a user renamed and the name taken by another is gone too.
 pub(super) async fn remediate_user<I: IamDirectory + IamWrites, C>(
     at: &AccountClients<I, C>,
     policy: &Policy,
-    user_name: &str,
+    (user_name, user_id): (&str, Option<&UserId>),
     now: OffsetDateTime,
     budget: &Budget,
-) -> Result<Option<(UserReport, Vec<AwsError>)>, AwsError> {
+) -> Result<Option<Remediated>, AwsError> {
     let Some(plan) = plan_user(&at.iam, user_name, now, policy, budget).await? else {
         return Ok(None);
     };
-    let (keys, failures) = apply(&at.iam, user_name, &plan, now).await;
+    let applied = apply(&at.iam, (user_name, user_id), &plan, now).await;
+    if applied.user_gone {
+        budget.refund(plan.actions_used);
+    }
     let report = UserReport {
         user_name: user_name.to_owned(),
         user_id: None,
         exempt: plan.exemption.is_exempt(),
-        keys,
+        no_tag_slot: plan.clocks.as_ref().is_some_and(|clocks| !clocks.tag_slot),
+        keys: applied.keys,
     };
-    Ok(Some((report, failures)))
+    Ok(Some(Remediated {
+        report,
+        failures: applied.failures,
+        user_gone: applied.user_gone,
+    }))
 }

@@ -18,6 +18,11 @@ impl Budget {
     pub fn new(actions: u32) -> Self {
         Budget(Mutex::new(actions))
     }
+
+    /// Gives back what a plan spent on writes that found their user gone: nothing was done.
+    pub fn refund(&self, actions: u32) {
+        *self.0.lock().expect("budget lock") += actions;
+    }
 }
 
 /// Reads the user and decides. `None` when the user vanished before we could read them.
@@ -37,6 +42,9 @@ pub async fn plan_user<I: IamDirectory>(
         *remaining -= plan.actions_used;
         plan
     };
+    for warning in &plan.warnings {
+        warn!(user = user_name, warning = %warning, "grace clock not trusted; restarting it");
+    }
     if let Exemption::Unrecognised { value } = &plan.exemption {
         warn!(
             user = user_name,

@@ -66,7 +66,13 @@ pub(super) fn classify(
             "compliance type is {compliance:?}, not {NON_COMPLIANT}"
         ));
     }
-    let account = event_account(&event)?;
+    // Where the user lives decides whose credentials act: never guessed.
+    let Some(account) = event_account(&event)? else {
+        return Err(IntakeError::Malformed {
+            path: "account".to_owned(),
+            message: "missing: a compliance change names the account of its user".to_owned(),
+        });
+    };
     let user_id = UserId::parse(&detail.resource_id)
         .map_err(|error| malformed("detail.resourceId", error))?;
     Ok(Work::Remediate(UserTarget {

@@ -35,7 +35,8 @@ pub enum Work {
 pub struct UserTarget {
     /// The IAM UserId (`AIDA…`), which Config reports as the resource id.
     pub user_id: UserId,
-    pub account: Option<AccountId>,
+    /// The account the user lives in: always named, since it decides whose credentials act.
+    pub account: AccountId,
     pub rule_name: String,
 }
 

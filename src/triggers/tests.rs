@@ -61,7 +61,7 @@ fn a_non_compliant_user_evaluation_is_remediated() {
         intake,
         Work::Remediate(UserTarget {
             user_id: UserId::parse("AIDAEXAMPLEALICE0001").unwrap(),
-            account: Some(account("123456789012")),
+            account: account("123456789012"),
             rule_name: "access-keys-rotated".into(),
         })
     );
@@ -237,4 +237,11 @@ fn a_missing_resource_id_is_named_in_the_message() {
     let payload = without(event(detail()), "/detail", "resourceId");
     let error = classify(payload, &rules()).unwrap_err();
     assert!(error.to_string().contains("resourceId"), "{error}");
+}
+
+#[test]
+fn a_compliance_change_without_an_account_is_refused_not_guessed() {
+    let error = classify(without(event(detail()), "", "account"), &rules()).unwrap_err();
+    let IntakeError::Malformed { path, .. } = &error;
+    assert_eq!(path, "account", "{error}");
 }

@@ -1,4 +1,4 @@
-"""Local AWS for tests, the demo and benchmarks: moto's server, run in this process so that
+r"""Local AWS for tests, the demo and benchmarks: moto's server, run in this process so that
 it can also set what the real APIs cannot, such as a key's creation date or a fixed UserId.
 
     python emulator.py [--port 0] [--seed FILE] [--control] [--index-access-keys]
@@ -31,12 +31,23 @@ test that dies takes its emulator with it. Commands:
         into that account, in order.
     {"op": "key_states"}
         answers {"keys": [{"user", "accessKeyId", "status", "ageDays"}], "markers": N}: every
-        access key in the account and the number of remediator marker tags, read in-process
-        (no API call, so the call counts stay the function's own).
+        access key in the account and the number of keys whose grace clock a remediator
+        marker records (either format: a per-key tag, or an entry of the state tag), read
+        in-process (no API call, so the call counts stay the function's own).
     {"op": "backdate", "accessKeyId", "ageDays", "lastUsedDaysAgo"?}
     {"op": "set_user_id", "userName", "userId"}
     {"op": "fail", "action", "times"?: 1, "status"?: 403, "code"?: "AccessDenied"}
         the next `times` requests of `action` fail with IAM's XML error shape.
+    {"op": "contend", "actions"?: ["TagUser", "UntagUser"], "rate": 0.5, "seed"?: 1}
+        from now on, `rate` of the requests of those actions are answered as IAM answers
+        when another writer is changing the same user: HTTP 409 ConcurrentModification (IAM's
+        XML error shape), and nothing applied. Which requests, follows from "seed" and the
+        order the requests arrive in (one draw per request of those actions), so a test that
+        makes its calls in a fixed order sees the same answers every run. "rate": 0 turns it
+        off; so does reset. Those requests still count in `calls`.
+    {"op": "contended"}
+        answers {"contended": {Action: count}}: the ConcurrentModification answers served
+        since the last contend or reset.
     {"op": "calls"}
         answers {"calls": {Action: count}}: every AWS API call served since start, counted
         at the server, so a test can prove what the function did and did not call.
@@ -45,14 +56,30 @@ test that dies takes its emulator with it. Commands:
         moto since the last reset, each with the key as it was just before the write applied:
         WRITE: {"action", "userName", "accessKeyId", "requestedStatus" (UpdateAccessKey),
                 "found", "status", "createDate", "lastUsedDate", "marker", "at"}
-        (dates "%Y-%m-%dT%H:%M:%SZ" or null; "marker" is the key's marker tag value or null),
+        (dates "%Y-%m-%dT%H:%M:%SZ" or null; "marker" is the time the key's marker records,
+        per-key tag or state-tag entry, or null),
         so a test can judge every deletion by the state it was actually applied to.
     {"op": "reset"}
         an empty account again: every moto backend, the call counts and the recorded writes.
     {"op": "shutdown"}
 
-Everything else goes through moto's normal HTTP API, exactly as AWS would be called. moto
-serves one request at a time, as each IAM call is atomic (the GIL nearly serialized them
+Everything else goes through moto's normal HTTP API, exactly as AWS would be called. Where
+moto 5.2 is more lenient than IAM, the emulator answers as IAM does:
+    - TagUser: at most 50 tags per user. A TagUser that would leave the user with more than
+      50 (counting the keys it only overwrites as no new tag) answers HTTP 409 LimitExceeded
+      "Cannot exceed quota for TagsPerUser: 50" and changes nothing.
+    - Tag keys of a user are case-insensitive for uniqueness, their case preserved: tagging
+      `Team` on a user tagged `team` replaces that tag (IAM: "it replaces the first tag"), and
+      UntagUser `team` removes `Team`.
+    - TagUser validates its tags as IAM's model does, before the limit: a key of 1-128 and a
+      value of 0-256 characters, each of the pattern [\p{L}\p{Z}\p{N}_.:/=+\-@] (moto checks
+      neither), at most 50 tags a request; otherwise HTTP 400 ValidationError "N validation
+      error(s) detected: Value '...' at 'tags.I.member.value' failed to satisfy constraint:
+      ...", as IAM answers it. Two keys of one request equal but for case: 400 InvalidInput.
+These apply to seeding too (seed's markers go through TagUser), but not to a seed's own
+"tags", which moto's CreateUser stores as given.
+
+moto serves one request at a time, as each IAM call is atomic (the GIL nearly serialized them
 anyway): a recorded write and the state it saw cannot be separated by another request.
 
 --index-access-keys (for benchmarks) answers GetAccessKeyLastUsed from moto's index of keys by
@@ -67,13 +94,19 @@ import random
 import signal
 import sys
 import threading
+import unicodedata
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
 import control
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.iam.exceptions import NotFoundException
+from moto.iam.exceptions import (
+    InvalidInput,
+    LimitExceededException,
+    NotFoundException,
+    ValidationError,
+)
 from moto.iam.models import AccessKeyLastUsed, IAMBackend, iam_backends
 from moto.sts.models import sts_backends
 from moto.moto_server.werkzeug_app import (
@@ -83,9 +116,39 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-# Must equal the function's marker: domain::policy::MARKER_PREFIX and marker_tag_value.
+# Must equal the function's marker (src/domain/marker.rs). Two formats: one tag per key,
+# MARKER_PREFIX + key id = time; and one state tag per user, STATE_TAG = "KEYID=time ..."
+# (space-separated). The seed writes the first; both are read.
 MARKER_PREFIX = "access-key-remediator:deactivated:"
+STATE_TAG = "access-key-remediator:state"
 MARKER_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+# IAM's limits that moto lacks (see the module doc).
+TAGS_PER_USER = 50
+TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256
+TAG_PATTERN_EXTRA = set("_.:/=+-@")
+CONCURRENT_MODIFICATION_MESSAGE = (
+    "The request was rejected because multiple requests to change this object were "
+    "submitted simultaneously. Wait a few minutes and submit your request again."
+)
+
+
+def marker_of(tags, access_key_id):
+    """The grace clock `tags` (key -> value) record for a key, in either format, or None."""
+    if MARKER_PREFIX + access_key_id in tags:
+        return tags[MARKER_PREFIX + access_key_id]
+    for entry in (tags.get(STATE_TAG) or "").split():
+        key, _, value = entry.partition("=")
+        if key == access_key_id:
+            return value
+    return None
+
+
+def marker_count(tags):
+    """How many keys' grace clocks `tags` record, in either format."""
+    per_key = sum(1 for key in tags if key.startswith(MARKER_PREFIX))
+    state = sum(1 for entry in (tags.get(STATE_TAG) or "").split() if "=" in entry)
+    return per_key + state
 
 
 class CallCounter:
@@ -101,6 +164,8 @@ class CallCounter:
         # Held while moto serves a request or a command: one at a time, so each is atomic.
         self.serving = threading.RLock()
         self.writes = []  # key writes that reached moto, with the state they applied to
+        self.contention = None  # (actions, rate, random.Random) while `contend` is on
+        self.contended = Counter()  # ConcurrentModification answers served, by action
 
     def reset(self):
         with self.serving, self.lock:
@@ -108,6 +173,30 @@ class CallCounter:
             self.calls.clear()
             self.faults.clear()
             self.writes.clear()
+            self.contention = None
+            self.contended.clear()
+
+    def contend(self, actions, rate, seed):
+        if not 0 <= rate <= 1:
+            raise ValueError(f"rate must be within 0 and 1, got {rate}")
+        with self.lock:
+            self.contention = (frozenset(actions), rate, random.Random(seed)) if rate > 0 else None
+            self.contended.clear()
+
+    def contended_counts(self):
+        with self.lock:
+            return dict(self.contended)
+
+    def concurrent_modification(self, action, start_response):
+        """IAM's answer to a write racing another writer of the same user, drawn per request."""
+        with self.lock:
+            if self.contention is None:
+                return None
+            actions, rate, rng = self.contention
+            if action not in actions or rng.random() >= rate:
+                return None
+            self.contended[action] += 1
+        return iam_error(start_response, 409, "ConcurrentModification", CONCURRENT_MODIFICATION_MESSAGE)
 
     def fail(self, action, times, status, code):
         with self.lock:
@@ -120,13 +209,7 @@ class CallCounter:
                 return None
             fault[0] -= 1
             _, status, code = fault
-        body = (
-            '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error>'
-            f"<Type>Sender</Type><Code>{code}</Code><Message>injected by the emulator</Message>"
-            "</Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
-        ).encode()
-        start_response(f"{status} Injected", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
-        return [body]
+        return iam_error(start_response, status, code, "injected by the emulator")
 
     def __call__(self, environ, start_response):
         action = None
@@ -144,6 +227,8 @@ class CallCounter:
             with self.lock:
                 self.calls[action] += 1
             fault = self.injected_fault(action, start_response)
+            if fault is None:
+                fault = self.concurrent_modification(action, start_response)
             if fault is not None:
                 return fault
         with self.serving:
@@ -158,6 +243,17 @@ class CallCounter:
     def key_writes(self):
         with self.serving:
             return list(self.writes)
+
+
+def iam_error(start_response, status, code, message):
+    """An answer in IAM's awsQuery XML error shape."""
+    body = (
+        '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error>'
+        f"<Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
+        "</Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+    ).encode()
+    start_response(f"{status} Injected", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 COUNTER = None
@@ -218,6 +314,66 @@ def index_access_keys():
     IAMBackend.get_access_key_last_used = get_access_key_last_used
 
 
+def tag_pattern_ok(text):
+    r"""IAM's tag pattern [\p{L}\p{Z}\p{N}_.:/=+\-@]: letters, separators, numbers, _.:/=+-@."""
+    return all(c in TAG_PATTERN_EXTRA or unicodedata.category(c)[0] in "LZN" for c in text)
+
+
+def tag_validation_errors(tags):
+    """IAM's model validation of TagUser's Tags, in its words; [] when the tags are valid."""
+    if len(tags) > TAGS_PER_USER:
+        return [f"Value '{tags}' at 'tags' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {TAGS_PER_USER}"]
+    errors = []
+    for n, tag in enumerate(tags, start=1):
+        key, value = tag.get("Key", ""), tag.get("Value", "")
+        for field, text, low, high, quantifier in (
+            ("key", key, 1, TAG_KEY_MAX, "+"),
+            ("value", value, 0, TAG_VALUE_MAX, "*"),
+        ):
+            at = f"Value '{text}' at 'tags.{n}.member.{field}' failed to satisfy constraint: "
+            if len(text) > high:
+                errors.append(at + f"Member must have length less than or equal to {high}")
+            elif len(text) < low:
+                errors.append(at + f"Member must have length greater than or equal to {low}")
+            if not tag_pattern_ok(text):
+                errors.append(at + "Member must satisfy regular expression pattern: "
+                              f"[\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]{quantifier}")
+    return errors
+
+
+def iam_tag_user(self, name, tags):
+    """moto's TagUser with IAM's checks (see the module doc): validation, then the limit of
+    50 tags per user with keys compared case-insensitively, then the write, all or nothing."""
+    errors = tag_validation_errors(tags)
+    if errors:
+        count = f"{len(errors)} validation error{'s' if len(errors) > 1 else ''} detected: "
+        raise ValidationError(count + "; ".join(errors))
+    new_keys = [tag["Key"] for tag in tags]
+    if len({key.lower() for key in new_keys}) < len(new_keys):
+        raise InvalidInput("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+    user = self.get_user(name)
+    current = self.tagger.tags.get(user.arn, {})
+    kept = [key for key in current if key.lower() not in {k.lower() for k in new_keys}]
+    if len(kept) + len(new_keys) > TAGS_PER_USER:
+        raise LimitExceededException(f"Cannot exceed quota for TagsPerUser: {TAGS_PER_USER}")
+    replaced = [key for key in current if key not in kept]
+    self.tagger.untag_resource_using_names(user.arn, replaced)
+    self.tagger.tag_resource(user.arn, tags)
+
+
+def iam_untag_user(self, name, tag_keys):
+    """moto's UntagUser with IAM's case-insensitive keys: `team` removes `Team`."""
+    user = self.get_user(name)
+    wanted = {key.lower() for key in tag_keys}
+    current = self.tagger.tags.get(user.arn, {})
+    self.tagger.untag_resource_using_names(user.arn, [k for k in current if k.lower() in wanted])
+
+
+IAMBackend.tag_user = iam_tag_user
+IAMBackend.untag_user = iam_untag_user
+
+
 AUDITED_WRITES = ("UpdateAccessKey", "DeleteAccessKey")
 
 
@@ -242,7 +398,7 @@ def audit_write(action, query):
             "status": key.status,
             "createDate": format_date(key.create_date),
             "lastUsedDate": format_date(key.last_used.timestamp if key.last_used else None),
-            "marker": tags.get(MARKER_PREFIX + key_id),
+            "marker": marker_of(tags, key_id),
         })
     return record
 
@@ -337,7 +493,7 @@ def key_states():
                 "ageDays": (current - key.create_date).days,
             })
         tags = backend.tagger.list_tags_for_resource(user.arn)["Tags"]
-        markers += sum(1 for tag in tags if tag["Key"].startswith(MARKER_PREFIX))
+        markers += marker_count({tag["Key"]: tag["Value"] for tag in tags})
     return {"keys": keys, "markers": markers}
 
 
@@ -373,6 +529,11 @@ def handle(command):
     if op == "fail":
         COUNTER.fail(command["action"], command.get("times", 1), command.get("status", 403), command.get("code", "AccessDenied"))
         return {}
+    if op == "contend":
+        COUNTER.contend(command.get("actions", ["TagUser", "UntagUser"]), float(command["rate"]), command.get("seed", 1))
+        return {}
+    if op == "contended":
+        return {"contended": COUNTER.contended_counts()}
     if op == "key_states":
         return key_states()
     if op == "account_state":

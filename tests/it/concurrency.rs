@@ -22,7 +22,8 @@ fn repeats() -> usize {
 }
 
 /// A user with two keys (IAM's limit) an event acts on, and a marker left from a key deleted
-/// by hand: one deactivation, one deletion, two tags removed.
+/// by hand, both markers in the first, per-key format: one deactivation, one deletion, the
+/// state tag written with the deactivated key's clock, and the two per-key tags removed.
 fn event_user() -> Value {
     json!([{ "name": "lee", "tags": {
             "team": "payments",

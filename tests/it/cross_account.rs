@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 
 use access_key_remediator::aws::accounts::HomeAccount;
 use access_key_remediator::domain::ids::AccountId;
-use access_key_remediator::domain::marker::MARKER_PREFIX;
 use access_key_remediator::handler::{HandlerError, handle};
 use access_key_remediator::remediate::outcome::{Outcome, RemediationError};
 use access_key_remediator::report::{Action, Report};
@@ -18,6 +17,7 @@ use access_key_remediator::triggers;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 
+use crate::support::audit::{STATE_TAG, grace_clocks};
 use crate::support::{Emulator, UserState, fixture, invocation};
 
 const HOME: &str = "123456789012";
@@ -98,12 +98,15 @@ fn key_statuses(state: &BTreeMap<String, UserState>, user: &str) -> Vec<String> 
     state[user].keys.values().cloned().collect()
 }
 
+/// How many grace clocks the user's tags record, all in the one state tag.
 fn marker_count(state: &BTreeMap<String, UserState>, user: &str) -> usize {
-    state[user]
-        .tags
-        .keys()
-        .filter(|key| key.starts_with(MARKER_PREFIX))
-        .count()
+    let tags = &state[user].tags;
+    let clocks = grace_clocks(tags);
+    assert!(
+        clocks.is_empty() || tags.contains_key(STATE_TAG),
+        "{user}'s clocks are not in the state tag: {tags:?}"
+    );
+    clocks.len()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -183,6 +186,55 @@ async fn an_event_from_another_account_without_a_member_role_is_refused_and_noth
         diagnostic.error_message
     );
     assert_eq!(aws.calls(), BTreeMap::new(), "no AWS call at all");
+    let after = (
+        account_state(&mut aws, HOME),
+        account_state(&mut aws, MEMBER),
+    );
+    assert_eq!(after, before);
+}
+
+/// Before issue 10, a context whose invoked ARN is no Lambda ARN made the event's own account
+/// the home account: the member's event was then acted on in the home account, with the home
+/// account's credentials, on the home twin. Now the function cannot tell its own account from
+/// another, and refuses.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_naming_an_account_is_refused_when_the_home_account_is_unknown() {
+    let mut aws = Emulator::start();
+    seed_twins(&mut aws);
+    let before = (
+        account_state(&mut aws, HOME),
+        account_state(&mut aws, MEMBER),
+    );
+    let remediator = aws.remediator(with_member_role());
+
+    for (event, account) in [
+        (member_event(), MEMBER),
+        (fixture("non-compliant-alice.json"), HOME),
+    ] {
+        let mut unknown_home = invocation(event);
+        unknown_home.context.invoked_function_arn = "not-an-arn".to_owned();
+        let error = handle(&remediator, unknown_home)
+            .await
+            .expect_err("an account the function cannot compare with its own is refused");
+
+        assert!(
+            matches!(
+                &error,
+                HandlerError::Remediation(RemediationError::HomeUnknown { account: named })
+                    if named.as_str() == account
+            ),
+            "{error:?}"
+        );
+        let diagnostic = Diagnostic::from(error);
+        assert_eq!(diagnostic.error_type, "HomeAccountUnknown");
+        assert!(
+            diagnostic.error_message.contains(account),
+            "{}",
+            diagnostic.error_message
+        );
+    }
+    assert_eq!(aws.calls(), BTreeMap::new(), "no AWS call at all");
+    assert!(assumed_roles(&mut aws, MEMBER).is_empty());
     let after = (
         account_state(&mut aws, HOME),
         account_state(&mut aws, MEMBER),

@@ -6,8 +6,8 @@
 //! attempts). Lambda's async retry is modelled: an invocation that fails is invoked again, up
 //! to 3 times in all. Every run is checked against the same scenario run without faults and
 //! against what the server saw:
-//! - the final IAM state (key statuses, which keys exist, marker tags present and whether
-//!   written by the run) equals the fault-free run's;
+//! - the final IAM state (key statuses, which keys exist, grace clocks present, in which
+//!   format, and whether written by the run) equals the fault-free run's;
 //! - every UpdateAccessKey and DeleteAccessKey that reached moto is judged by the key's state
 //!   right before it applied (the emulator records it): no deletion of a key that was not
 //!   Inactive with a marker past the grace period, no deactivation of a key within the limits;
@@ -27,7 +27,6 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use access_key_remediator::domain::marker::MARKER_PREFIX;
 use access_key_remediator::domain::policy::Mode;
 use access_key_remediator::handler::handle;
 use access_key_remediator::remediate::outcome::error_chain;
@@ -37,7 +36,8 @@ use aws_config::retry::RetryConfig;
 use serde_json::{Value, json};
 
 use crate::support::audit::{
-    NormalState, NormalUser, Seeded, WRITTEN_BY_THE_RUN, wrong_key_writes,
+    NormalState, NormalUser, PER_KEY_MARKER_PREFIX, STATE_TAG, Seeded, WRITTEN_BY_THE_RUN,
+    wrong_key_writes,
 };
 use crate::support::faults::{
     FaultProxy, FaultStats, KINDS, production_sdk_config, sdk_config_with_retries,
@@ -296,19 +296,21 @@ fn check_report(
         let is = after.get(&user.user_name).unwrap_or(&missing);
         for key in &user.keys {
             let label = seeded.label(key.access_key_id.as_str());
-            let marker = seeded.marker_of(key.access_key_id.as_str());
             let (status_was, status_is) = (was.keys.get(&label), is.keys.get(&label));
-            let (marker_was, marker_is) = (was.tags.get(&marker), is.tags.get(&marker));
+            // The key's grace clock, in whichever format it is held.
+            let (marker_was, marker_is) = (was.clock(&label), is.clock(&label));
             let consistent = match key.action {
                 Action::Deactivated => {
                     status_is.is_none()
                         || (status_is.map(String::as_str) == Some("Inactive")
                             && marker_is.is_some())
                 }
-                Action::Deleted => status_is.is_none() && marker_is.is_none(),
+                // Gone: the key (or its user) was no longer there when written to, as after a
+                // deletion whose answer was lost and whose retry met NoSuchEntity.
+                Action::Deleted | Action::Gone => status_is.is_none() && marker_is.is_none(),
                 Action::Marked => {
                     status_is.map(String::as_str) == Some("Inactive")
-                        && marker_is.map(String::as_str) == Some(WRITTEN_BY_THE_RUN)
+                        && marker_is == Some(WRITTEN_BY_THE_RUN)
                 }
                 Action::Failed => false,
                 Action::Pending
@@ -478,8 +480,9 @@ enum Comparison {
     Different(String),
 }
 
-/// How a run's account compares with the fault-free run's. A marker whose key is gone is a
-/// leftover: a deletion succeeded, removing its marker then failed for good, and the repeat
+/// How a run's account compares with the fault-free run's. A marker whose key is gone (a
+/// per-key tag, or an entry of the state tag) is a leftover: a deletion succeeded, removing
+/// its marker then failed for good, and the repeat
 /// (a sweep) no longer sees the user, since the credential report nominates only users with
 /// keys. It is told apart because it is harmless (it names a key id that is gone for good,
 /// and an event for the user removes it), not because it is equal.
@@ -491,21 +494,46 @@ fn compare(state: &NormalState, reference: &NormalState) -> Comparison {
     let mut pruned = state.clone();
     for (user, normal) in &mut pruned {
         let expected = reference.get(user).cloned().unwrap_or_default();
+        let keys = normal.keys.clone();
+        // A per-key marker tag of a key that is gone.
         normal.tags.retain(|tag, _| {
             let Some(label) = tag
-                .strip_prefix(MARKER_PREFIX)
+                .strip_prefix(PER_KEY_MARKER_PREFIX)
                 .and_then(|rest| rest.strip_prefix('<'))
                 .and_then(|rest| rest.strip_suffix('>'))
             else {
                 return true;
             };
-            let leftover =
-                !normal.keys.contains_key(label) && !expected.tags.contains_key(tag.as_str());
+            let leftover = !keys.contains_key(label) && !expected.tags.contains_key(tag.as_str());
             if leftover {
                 leftovers.push(format!("{user}: {tag}"));
             }
             !leftover
         });
+        // An entry of the state tag for a key that is gone: the state tag's rewrite after the
+        // deletion failed for good. The tag goes too when no entry is left.
+        if let Some(state) = normal.tags.get(STATE_TAG).cloned() {
+            let kept: Vec<&str> = state
+                .split("; ")
+                .filter(|entry| {
+                    let label = entry
+                        .split_once('=')
+                        .and_then(|(key, _)| key.strip_prefix('<')?.strip_suffix('>'));
+                    let leftover = label.is_some_and(|label| {
+                        !keys.contains_key(label) && expected.clock(label).is_none()
+                    });
+                    if leftover {
+                        leftovers.push(format!("{user}: {STATE_TAG} entry {entry}"));
+                    }
+                    !leftover
+                })
+                .collect();
+            if kept.is_empty() {
+                normal.tags.remove(STATE_TAG);
+            } else {
+                normal.tags.insert(STATE_TAG.to_owned(), kept.join("; "));
+            }
+        }
     }
     if &pruned == reference {
         return Comparison::OnlyLeftoverMarkers(leftovers);

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use access_key_remediator::aws::iam::AwsIam;
+use access_key_remediator::aws::iam::{self, AwsIam};
 use access_key_remediator::aws::{AwsError, IamDirectory, IamUser, IamWrites, WriteOutcome};
 use access_key_remediator::domain::ids::{AccessKeyId, UserId};
 use access_key_remediator::domain::user::{AccessKey, KeyStatus, UserSnapshot};
@@ -15,7 +15,7 @@ use aws_sdk_iam::operation::delete_access_key::{DeleteAccessKeyError, DeleteAcce
 use aws_sdk_iam::operation::list_access_keys::{ListAccessKeysInput, ListAccessKeysOutput};
 use aws_sdk_iam::operation::list_user_tags::{ListUserTagsInput, ListUserTagsOutput};
 use aws_sdk_iam::operation::list_users::{ListUsersInput, ListUsersOutput};
-use aws_sdk_iam::operation::tag_user::{TagUserInput, TagUserOutput};
+use aws_sdk_iam::operation::tag_user::{TagUserError, TagUserInput, TagUserOutput};
 use aws_sdk_iam::operation::untag_user::{UntagUserInput, UntagUserOutput};
 use aws_sdk_iam::operation::update_access_key::{
     UpdateAccessKeyError, UpdateAccessKeyInput, UpdateAccessKeyOutput,
@@ -26,7 +26,8 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use time::macros::datetime;
 
 use crate::support::mocks::{
-    access_denied_xml, iam_error_xml, iam_user, request_log, three_quick_attempts, throttling_xml,
+    access_denied_xml, concurrent_modification_xml, iam_error_xml, iam_user, request_log,
+    three_quick_attempts, throttling_xml,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -38,9 +39,11 @@ fn iam(rules: &[&Rule]) -> AwsIam {
     iam_with_mode(RuleMode::Sequential, rules)
 }
 
+/// The client is configured as the function's own (`iam::client_config`, which startup.rs
+/// uses too), with three quick attempts instead of the SDK's backoff.
 fn iam_with_mode(mode: RuleMode, rules: &[&Rule]) -> AwsIam {
     AwsIam::new(mock_client!(aws_sdk_iam, mode, rules, |config| {
-        config.retry_config(three_quick_attempts())
+        iam::client_config(config).retry_config(three_quick_attempts())
     }))
 }
 
@@ -248,7 +251,7 @@ async fn find_user_by_id_returns_none_when_no_page_has_the_id() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// NoSuchEntity: reads are None, writes are done (a deactivation AlreadyGone)
+// NoSuchEntity: reads are None, writes are Gone
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
@@ -319,7 +322,7 @@ async fn snapshot_has_no_last_use_for_a_key_iam_no_longer_has() {
 }
 
 #[tokio::test]
-async fn deactivating_a_key_iam_no_longer_has_is_already_gone() {
+async fn deactivating_a_key_iam_no_longer_has_is_gone() {
     let update = mock!(Client::update_access_key)
         .sequence()
         .http_status(404, Some(no_such_key_xml("AKIAIOSFODNN7EXAMPLE")))
@@ -331,13 +334,13 @@ async fn deactivating_a_key_iam_no_longer_has_is_already_gone() {
 
     assert_eq!(
         outcome.expect("NoSuchEntity is not an error"),
-        WriteOutcome::AlreadyGone
+        WriteOutcome::Gone
     );
     assert_eq!(update.num_calls(), 1, "NoSuchEntity is not retried");
 }
 
 #[tokio::test]
-async fn deleting_a_key_iam_no_longer_has_is_already_gone() {
+async fn deleting_a_key_iam_no_longer_has_is_gone() {
     // The modeled error, as the SDK's parser would build it: the code travels in the metadata.
     let delete = mock!(Client::delete_access_key).then_error(|| {
         DeleteAccessKeyError::NoSuchEntityException(
@@ -357,11 +360,15 @@ async fn deleting_a_key_iam_no_longer_has_is_already_gone() {
         .delete_key("alice", &key_id("AKIAIOSFODNN7EXAMPLE"))
         .await;
 
-    outcome.expect("NoSuchEntity is not an error: the key is deleted");
+    assert_eq!(
+        outcome.expect("NoSuchEntity is not an error"),
+        WriteOutcome::Gone,
+        "nothing was deleted"
+    );
 }
 
 #[tokio::test]
-async fn deleting_a_key_of_a_user_iam_no_longer_has_is_already_gone() {
+async fn deleting_a_key_of_a_user_iam_no_longer_has_is_gone() {
     let delete = mock!(Client::delete_access_key)
         .sequence()
         .http_status(404, Some(no_such_user_xml("alice")))
@@ -371,11 +378,15 @@ async fn deleting_a_key_of_a_user_iam_no_longer_has_is_already_gone() {
         .delete_key("alice", &key_id("AKIAIOSFODNN7EXAMPLE"))
         .await;
 
-    outcome.expect("NoSuchEntity is not an error: the key is deleted");
+    assert_eq!(
+        outcome.expect("NoSuchEntity is not an error"),
+        WriteOutcome::Gone,
+        "nothing was deleted"
+    );
 }
 
 #[tokio::test]
-async fn tagging_a_user_iam_no_longer_has_is_already_gone() {
+async fn tagging_a_user_iam_no_longer_has_is_gone() {
     let tag_user = mock!(Client::tag_user)
         .sequence()
         .http_status(404, Some(no_such_user_xml("alice")))
@@ -385,11 +396,15 @@ async fn tagging_a_user_iam_no_longer_has_is_already_gone() {
         .tag_user("alice", "some-key", "some-value")
         .await;
 
-    outcome.expect("NoSuchEntity is not an error: there is nothing left to tag");
+    assert_eq!(
+        outcome.expect("NoSuchEntity is not an error"),
+        WriteOutcome::Gone,
+        "nothing was tagged"
+    );
 }
 
 #[tokio::test]
-async fn untagging_a_user_iam_no_longer_has_is_already_gone() {
+async fn untagging_a_user_iam_no_longer_has_is_gone() {
     let untag_user = mock!(Client::untag_user)
         .sequence()
         .http_status(404, Some(no_such_user_xml("alice")))
@@ -399,7 +414,11 @@ async fn untagging_a_user_iam_no_longer_has_is_already_gone() {
         .untag_user("alice", &["some-key".to_owned()])
         .await;
 
-    outcome.expect("NoSuchEntity is not an error: there is nothing left to untag");
+    assert_eq!(
+        outcome.expect("NoSuchEntity is not an error"),
+        WriteOutcome::Gone,
+        "nothing was untagged"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -455,6 +474,147 @@ async fn throttling_on_every_attempt_is_an_iam_update_access_key_error() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ConcurrentModification: retried like throttling, by the function's own classifier
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn tag_user_succeeds_after_two_concurrent_modifications() {
+    let tag_user = mock!(Client::tag_user)
+        .sequence()
+        .http_status(409, Some(concurrent_modification_xml()))
+        .times(2)
+        .output(|| TagUserOutput::builder().build())
+        .build();
+
+    let outcome = iam(&[&tag_user])
+        .tag_user(
+            "alice",
+            "access-key-remediator:state",
+            "AKIAIOSFODNN7EXAMPLE=2024-05-01T00:00:00Z",
+        )
+        .await;
+
+    assert_eq!(
+        outcome.expect("the third attempt succeeds"),
+        WriteOutcome::Applied
+    );
+    assert_eq!(
+        tag_user.num_calls(),
+        3,
+        "two ConcurrentModification answers, then success"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_modification_on_every_attempt_is_an_iam_tag_user_error() {
+    // The rule would answer ConcurrentModification five times; the client gives up after three.
+    let tag_user = mock!(Client::tag_user)
+        .sequence()
+        .http_status(409, Some(concurrent_modification_xml()))
+        .times(5)
+        .build();
+
+    let error = iam(&[&tag_user])
+        .tag_user(
+            "alice",
+            "access-key-remediator:state",
+            "AKIAIOSFODNN7EXAMPLE=2024-05-01T00:00:00Z",
+        )
+        .await
+        .expect_err("ConcurrentModification past the retry budget");
+
+    assert_eq!((error.service, error.operation), ("IAM", "TagUser"));
+    assert_eq!(
+        sdk_error_code::<TagUserError>(&error).as_deref(),
+        Some("ConcurrentModification")
+    );
+    assert_eq!(tag_user.num_calls(), 3, "max_attempts is 3");
+}
+
+#[tokio::test]
+async fn concurrent_modification_is_retried_on_any_iam_operation() {
+    // The classifier reads the code from the answer, not from one operation's error type.
+    let untag_user = mock!(Client::untag_user)
+        .sequence()
+        .http_status(409, Some(concurrent_modification_xml()))
+        .output(|| UntagUserOutput::builder().build())
+        .build();
+    let update = mock!(Client::update_access_key)
+        .sequence()
+        .http_status(409, Some(concurrent_modification_xml()))
+        .output(|| UpdateAccessKeyOutput::builder().build())
+        .build();
+    let adapter = iam_any_order(&[&untag_user, &update]);
+
+    adapter
+        .untag_user("alice", &["access-key-remediator:state".to_owned()])
+        .await
+        .expect("the second UntagUser attempt succeeds");
+    adapter
+        .deactivate_key("alice", &key_id("AKIAIOSFODNN7EXAMPLE"))
+        .await
+        .expect("the second UpdateAccessKey attempt succeeds");
+
+    assert_eq!((untag_user.num_calls(), update.num_calls()), (2, 2));
+}
+
+#[tokio::test]
+async fn access_denied_on_tag_user_is_not_retried() {
+    let tag_user = mock!(Client::tag_user)
+        .sequence()
+        .http_status(403, Some(access_denied_xml("TagUser", "alice")))
+        .times(3)
+        .build();
+
+    let error = iam(&[&tag_user])
+        .tag_user(
+            "alice",
+            "access-key-remediator:state",
+            "AKIAIOSFODNN7EXAMPLE=2024-05-01T00:00:00Z",
+        )
+        .await
+        .expect_err("AccessDenied is an error");
+
+    assert_eq!(
+        sdk_error_code::<TagUserError>(&error).as_deref(),
+        Some("AccessDenied")
+    );
+    assert_eq!(tag_user.num_calls(), 1, "AccessDenied is not retried");
+}
+
+#[tokio::test]
+async fn limit_exceeded_on_tag_user_is_not_retried() {
+    // IAM's 50-tags-per-user answer is a 409 too, but no retry can make room.
+    let tag_user = mock!(Client::tag_user)
+        .sequence()
+        .http_status(
+            409,
+            Some(iam_error_xml(
+                "Sender",
+                "LimitExceeded",
+                "Cannot exceed quota for TagsPerUser: 50",
+            )),
+        )
+        .times(3)
+        .build();
+
+    let error = iam(&[&tag_user])
+        .tag_user(
+            "alice",
+            "access-key-remediator:state",
+            "AKIAIOSFODNN7EXAMPLE=2024-05-01T00:00:00Z",
+        )
+        .await
+        .expect_err("LimitExceeded is an error");
+
+    assert_eq!(
+        sdk_error_code::<TagUserError>(&error).as_deref(),
+        Some("LimitExceeded")
+    );
+    assert_eq!(tag_user.num_calls(), 1, "LimitExceeded is not retried");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Other errors are errors, never "gone"
 // ---------------------------------------------------------------------------------------------
 
@@ -468,7 +628,7 @@ async fn access_denied_on_delete_is_an_error_not_already_gone() {
     let error = iam(&[&delete])
         .delete_key("alice", &key_id("AKIAIOSFODNN7EXAMPLE"))
         .await
-        .expect_err("AccessDenied must not read as AlreadyGone");
+        .expect_err("AccessDenied must not read as Gone");
 
     assert_eq!(error.service, "IAM");
     assert_eq!(error.operation, "DeleteAccessKey");

@@ -6,6 +6,7 @@
 //! Select a module by its path: `cargo test --test it fault_matrix::`.
 
 mod architecture;
+mod clocks;
 mod concurrency;
 mod config_adapter;
 mod cross_account;
@@ -13,8 +14,10 @@ mod end_to_end;
 mod fault_matrix;
 mod handler;
 mod iam_adapter;
+mod iam_limits;
 mod log_hygiene;
 mod notification_filter;
+mod report_size;
 mod stack_policy;
 mod support;
 mod sweep;

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use access_key_remediator::domain::marker::MARKER_PREFIX;
 use access_key_remediator::domain::policy::Policy;
 use access_key_remediator::handler::handle;
 use access_key_remediator::report::{Action, Report, Trigger};
 use access_key_remediator::settings::Settings;
 use serde_json::{Value, json};
 
+use crate::support::audit::{STATE_TAG, is_marker_tag};
 use crate::support::{
     Emulator, SeededUser, compliance_event, fixture, invocation, keys_of, sweep_account, writes,
 };
@@ -65,10 +65,11 @@ async fn a_sweep_finishes_pending_deletions_marks_and_deactivates_and_leaves_the
         action_of(&report, &users["unmarked"].keys[0]),
         Action::Marked
     );
+    let unmarked_tags = aws.tags("unmarked").await;
+    let state = unmarked_tags.get(STATE_TAG).map(String::as_str);
     assert!(
-        aws.tags("unmarked")
-            .await
-            .contains_key(&format!("{MARKER_PREFIX}{}", users["unmarked"].keys[0]))
+        state.is_some_and(|state| state.starts_with(&format!("{}=", users["unmarked"].keys[0]))),
+        "its grace clock is in the state tag: {unmarked_tags:?}"
     );
 
     let no_event = &users["no-event-came"];
@@ -180,28 +181,52 @@ async fn a_second_sweep_in_a_row_changes_nothing() {
 async fn a_sweep_stays_within_its_call_budget() {
     let mut aws = Emulator::start();
     seed_account(&mut aws);
+    // Read in-process, so no API call: which users carry per-key markers (the seed writes
+    // that format), which the function folds into the state tag with one more write.
+    let with_per_key_markers: Vec<String> = aws
+        .account_state()
+        .into_iter()
+        .filter(|(_, user)| user.tags.keys().any(|tag| is_marker_tag(tag)))
+        .map(|(name, _)| name)
+        .collect();
 
     let report = sweep(&aws, Settings::default()).await;
 
-    // Budget: 2 + polls + C × (3 + keys + writes), with keys and writes per candidate.
+    // Budget: 2 + polls + Σ over candidates of (3 + keys + key writes + clock writes). Per
+    // candidate: ListAccessKeys, ListUserTags and, before a deletion, ListAccessKeys again (3);
+    // GetAccessKeyLastUsed per key; one UpdateAccessKey or DeleteAccessKey per key deactivated
+    // or deleted (and a GetUser for a key found gone); and the grace clocks written once per
+    // user, not per key: one TagUser of the state tag (or one UntagUser when no clock is left)
+    // when a clock starts or ends, plus one UntagUser of the per-key markers it folds in.
     let polls = report.api_calls["GenerateCredentialReport"];
     let per_candidate: u64 = report
         .users
         .iter()
         .map(|user| {
             let keys = user.keys.len() as u64;
-            let writes: u64 = user
-                .keys
-                .iter()
-                .map(|k| match k.action {
-                    Action::Deactivated | Action::Deleted => 2,
-                    Action::Marked => 1,
-                    _ => 0,
-                })
-                .sum();
-            3 + keys + writes
+            let count = |actions: &[Action]| {
+                user.keys
+                    .iter()
+                    .filter(|k| actions.contains(&k.action))
+                    .count() as u64
+            };
+            let key_writes =
+                count(&[Action::Deactivated, Action::Deleted]) + 2 * count(&[Action::Gone]);
+            let clocks_change = count(&[Action::Deactivated, Action::Deleted, Action::Marked]) > 0;
+            let folds = with_per_key_markers.contains(&user.user_name);
+            let clock_writes = match (clocks_change, folds) {
+                (false, _) => 0,
+                (true, false) => 1,
+                (true, true) => 2,
+            };
+            3 + keys + key_writes + clock_writes
         })
         .sum();
+    assert!(
+        report.api_calls.get("TagUser").copied().unwrap_or(0) <= report.users.len() as u64,
+        "at most one TagUser per user: {:?}",
+        report.api_calls
+    );
     let total: u64 = report.api_calls.values().sum();
     assert!(
         total <= 2 + polls + per_candidate,

@@ -158,3 +158,21 @@ fn the_unbroken_event_is_acted_on() {
         Err(IntakeError::Malformed { .. })
     ));
 }
+
+/// The account decides whose credentials act on an event, so a compliance change that names
+/// none is refused by name, never acted on in the function's own account.
+#[test]
+fn a_compliance_change_without_an_account_is_refused_by_name() {
+    let mut event = real_event();
+    event.as_object_mut().unwrap().remove("account");
+    match classify(event, &rule_names()) {
+        Err(IntakeError::Malformed { path, .. }) => assert_eq!(path, "account"),
+        other => panic!("expected a malformed event, got {other:?}"),
+    }
+    let mut null_account = real_event();
+    null_account["account"] = Value::Null;
+    assert!(matches!(
+        classify(null_account, &rule_names()),
+        Err(IntakeError::Malformed { path, .. }) if path == "account"
+    ));
+}

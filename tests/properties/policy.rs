@@ -2,6 +2,14 @@
 //! policy and action budget, `decide` never deletes an Active key, never deletes inside
 //! the recorded grace period, never acts on an exempt user, and so on.
 //!
+//! Grace clocks are generated in both formats the function reads: entries of the one state
+//! tag (`access-key-remediator:state` = `<AccessKeyId>=<RFC 3339> …`, space-separated), and
+//! the first format's tag per key (`access-key-remediator:deactivated:<AccessKeyId>`), alone
+//! or beside a state-tag entry for the same key, which wins. Some users have all 50 of IAM's
+//! tags in use. Tag keys come in any case: IAM compares them ignoring case, and so does the
+//! exemption's reading, but the function reads its own clock tags only as it spells them (the
+//! role may write them only so), so a clock tag spelt otherwise is no clock at all.
+//!
 //! The case count comes from `Config::default()`, which reads PROPTEST_CASES (256 when unset),
 //! so CI runs a moderate count and a soak run raises it:
 //! `PROPTEST_CASES=20000 cargo test --test properties policy::`.
@@ -14,7 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use access_key_remediator::domain::ids::AccessKeyId;
-use access_key_remediator::domain::marker::{MARKER_PREFIX, marker_tag_key, marker_tag_value};
+use access_key_remediator::domain::marker::format_instant;
 use access_key_remediator::domain::policy::{Hold, Mode, Policy, UserPlan, Verdict, decide};
 use access_key_remediator::domain::user::{AccessKey, KeyStatus, UserSnapshot};
 use access_key_remediator::report::Action;
@@ -31,6 +39,15 @@ use time::{Date, Duration, OffsetDateTime, UtcOffset};
 const DEFAULT_EXEMPT_TAG_KEY: &str = "access-key-remediator:exempt";
 const CUSTOM_EXEMPT_TAG_KEY: &str = "security:exempt";
 const DAY: i64 = 86_400;
+
+// The grace clocks' format as IAM holds it, spelled out here rather than taken from
+// src/domain/marker.rs, so that the invariants hold the policy to the format, not to itself.
+const STATE_TAG: &str = "access-key-remediator:state";
+const PER_KEY_PREFIX: &str = "access-key-remediator:deactivated:";
+/// IAM's quota of tags per user.
+const TAGS_PER_USER: usize = 50;
+/// How far ahead of `now` a clock may be and still be waited on (clocks of machines drift).
+const CLOCK_SKEW_SECS: i64 = 300;
 
 const ALL_MODES: &[Mode] = &[Mode::Report, Mode::Deactivate, Mode::Delete];
 
@@ -91,14 +108,54 @@ fn reported_action(verdict: Verdict) -> Action {
 
 #[derive(Debug, Clone, Copy)]
 enum MarkerStyle {
-    /// Exactly what `marker_tag_value` writes.
+    /// Exactly what the function writes (`format_instant`).
     Ours,
     /// The same instant written in another UTC offset (whole minutes).
     Offset(i32),
-    /// Ours with surrounding whitespace.
+    /// Ours with surrounding whitespace (in the state tag: around the entry).
     Padded,
     /// RFC 3339 with the sub-second part kept.
     Fractional,
+}
+
+/// Where a key's clock is written.
+#[derive(Debug, Clone)]
+enum MarkerFormat {
+    /// An entry `<AccessKeyId>=<value>` of the state tag.
+    State,
+    /// The first format: a tag of its own, `access-key-remediator:deactivated:<AccessKeyId>`.
+    PerKey,
+    /// Both: the state tag's entry, and a per-key tag holding this other clock, which the
+    /// state tag's entry overrides.
+    Both(MarkerSpec),
+}
+
+/// How the tag keys the function reads are spelt: IAM keeps one tag per key ignoring case.
+/// For the exemption tag any spelling counts; for the clock tags only `AsWritten` does.
+#[derive(Debug, Clone, Copy)]
+enum TagCase {
+    AsWritten,
+    Upper,
+    /// `Access-Key-Remediator:State`.
+    Title,
+}
+
+impl TagCase {
+    fn spell(self, key: &str) -> String {
+        match self {
+            TagCase::AsWritten => key.to_owned(),
+            TagCase::Upper => key.to_ascii_uppercase(),
+            TagCase::Title => {
+                let mut title = String::with_capacity(key.len());
+                let mut start = true;
+                for c in key.chars() {
+                    title.push(if start { c.to_ascii_uppercase() } else { c });
+                    start = !c.is_ascii_alphanumeric();
+                }
+                title
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +218,7 @@ struct KeySpec {
     created: Ago,
     last_used: LastUsedSpec,
     marker: MarkerSpec,
+    format: MarkerFormat,
 }
 
 #[derive(Debug, Clone)]
@@ -246,12 +304,20 @@ fn key_age() -> impl Strategy<Value = Ago> {
     ])
 }
 
-/// A marker's age: -5 to 400 days, or about the grace period.
+/// A marker's age: -5 to 400 days, about the grace period, a year ahead, or a second either
+/// side of the 5 minutes ahead a clock may be before it is not trusted.
 fn marker_age() -> impl Strategy<Value = Ago> {
-    ago(prop_oneof![
-        2 => (-5i64..400).prop_map(Days::Exactly),
-        1 => around_a_limit().prop_map(Days::AroundGracePeriod),
-    ])
+    prop_oneof![
+        12 => ago(prop_oneof![
+            2 => (-5i64..400).prop_map(Days::Exactly),
+            1 => around_a_limit().prop_map(Days::AroundGracePeriod),
+        ]),
+        1 => Just(Ago { days: Days::Exactly(-365), jitter_secs: 0 }),
+        2 => (-1i64..=1).prop_map(|delta| Ago {
+            days: Days::Exactly(0),
+            jitter_secs: -CLOCK_SKEW_SECS + delta,
+        }),
+    ]
 }
 
 fn marker_style() -> impl Strategy<Value = MarkerStyle> {
@@ -290,6 +356,22 @@ fn marker_spec() -> impl Strategy<Value = MarkerSpec> {
     ]
 }
 
+fn marker_format() -> impl Strategy<Value = MarkerFormat> {
+    prop_oneof![
+        3 => Just(MarkerFormat::State),
+        2 => Just(MarkerFormat::PerKey),
+        1 => present_marker().prop_map(MarkerFormat::Both),
+    ]
+}
+
+fn tag_case() -> impl Strategy<Value = TagCase> {
+    prop_oneof![
+        6 => Just(TagCase::AsWritten),
+        1 => Just(TagCase::Upper),
+        1 => Just(TagCase::Title),
+    ]
+}
+
 fn last_used_spec() -> impl Strategy<Value = LastUsedSpec> {
     prop_oneof![
         2 => Just(LastUsedSpec::Never),
@@ -307,8 +389,9 @@ prop_compose! {
         created in key_age(),
         last_used in last_used_spec(),
         marker in marker_spec(),
+        format in marker_format(),
     ) -> KeySpec {
-        KeySpec { id_suffix, active, created, last_used, marker }
+        KeySpec { id_suffix, active, created, last_used, marker, format }
     }
 }
 
@@ -384,14 +467,19 @@ prop_compose! {
     fn case_in(modes: &'static [Mode])(
         now in now(),
         keys in vec(key_spec(), 0..=3),
-        orphans in vec(("[A-Z0-9]{16}", present_marker()), 0..=2),
+        orphans in vec(("[A-Z0-9]{16}", present_marker(), marker_format()), 0..=2),
         exemption in exempt_spec(),
         decoy in option::of(exempt_spec()),
         unrelated in vec(unrelated_tag(), 0..=2),
+        // How many tags the user has in all, filled up with the user's own: often few, but
+        // sometimes every one of IAM's 50 (or one short).
+        fill_to in prop_oneof![5 => Just(0usize), 1 => TAGS_PER_USER - 1..=TAGS_PER_USER],
+        tag_case in tag_case(),
         policy in policy(modes),
         budget in 0u32..=5,
     ) -> Case {
-        build(now, keys, orphans, &exemption, decoy.as_ref(), unrelated, policy, budget)
+        let tags = Tags { orphans, unrelated, fill_to, case: tag_case };
+        build(now, keys, tags, &exemption, decoy.as_ref(), policy, budget)
     }
 }
 
@@ -417,46 +505,163 @@ fn make_distinct(suffixes: &mut [String]) {
     }
 }
 
-fn render_marker(spec: &MarkerSpec, now: OffsetDateTime, policy: &Policy) -> Option<String> {
+/// A marker's value, and whether it is padded with whitespace.
+fn render_marker(
+    spec: &MarkerSpec,
+    now: OffsetDateTime,
+    policy: &Policy,
+) -> Option<(String, bool)> {
     match spec {
         MarkerSpec::Absent => None,
-        MarkerSpec::Junk(value) => Some(value.clone()),
+        MarkerSpec::Junk(value) => Some((value.clone(), false)),
         MarkerSpec::At { ago, style } => {
             let at = now - ago.resolve(policy);
             Some(match style {
-                MarkerStyle::Ours => marker_tag_value(at),
+                MarkerStyle::Ours => (format_instant(at), false),
                 MarkerStyle::Offset(minutes) => {
                     let offset = UtcOffset::from_whole_seconds(minutes * 60).expect("within 14h");
-                    marker_tag_value(at.to_offset(offset))
+                    (format_instant(at.to_offset(offset)), false)
                 }
-                MarkerStyle::Padded => format!("  {} ", marker_tag_value(at)),
-                MarkerStyle::Fractional => at.format(&Rfc3339).expect("formats"),
+                MarkerStyle::Padded => (format_instant(at), true),
+                MarkerStyle::Fractional => (at.format(&Rfc3339).expect("formats"), false),
             })
         }
     }
 }
 
-/// The test's own reading of a marker, rather than `domain::marker::parse_marker`: the grace
+/// The tags of a user as they are built: the state tag's entries, gathered, and every other
+/// tag.
+struct TagsBuilt {
+    tags: BTreeMap<String, String>,
+    state_entries: Vec<String>,
+    case: TagCase,
+}
+
+impl TagsBuilt {
+    /// Writes the clock of `id` in `format`; no tag at all for an absent marker.
+    fn write_clock(
+        &mut self,
+        id: &AccessKeyId,
+        rendered: Option<(String, bool)>,
+        format: &MarkerFormat,
+        now: OffsetDateTime,
+        policy: &Policy,
+    ) {
+        let per_key = |value: String| (self.case.spell(PER_KEY_PREFIX) + id.as_str(), value);
+        let Some((value, padded)) = rendered else {
+            return;
+        };
+        match format {
+            MarkerFormat::PerKey => {
+                let value = if padded { format!("  {value} ") } else { value };
+                let (key, value) = per_key(value);
+                self.tags.insert(key, value);
+            }
+            MarkerFormat::State | MarkerFormat::Both(_) => {
+                let entry = format!("{id}={value}");
+                self.state_entries.push(if padded {
+                    format!("  {entry}  ")
+                } else {
+                    entry
+                });
+                if let MarkerFormat::Both(other) = format
+                    && let Some((other, _)) = render_marker(other, now, policy)
+                {
+                    let (key, value) = per_key(other);
+                    self.tags.insert(key, value);
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> BTreeMap<String, String> {
+        if !self.state_entries.is_empty() {
+            let key = self.case.spell(STATE_TAG);
+            self.tags.insert(key, self.state_entries.join(" "));
+        }
+        self.tags
+    }
+}
+
+/// The test's own reading of a clock, rather than `domain::marker::parse_instant`: the grace
 /// period invariant must not take the policy's word for which values are instants.
 fn parse_marker(value: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(value.trim(), &Rfc3339).ok()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The state tag's value: the tag spelt exactly so.
+fn state_tag(tags: &BTreeMap<String, String>) -> Option<&str> {
+    tags.get(STATE_TAG).map(String::as_str)
+}
+
+/// The key id a per-key clock tag names: a tag under the prefix spelt exactly so.
+fn per_key_id(tag_key: &str) -> Option<&str> {
+    tag_key.strip_prefix(PER_KEY_PREFIX)
+}
+
+/// Every clock the tags record, by key id, as the format defines it: the per-key tags, and the
+/// state tag's whitespace-separated `<id>=<value>` entries, which win.
+fn recorded_clocks(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut clocks: BTreeMap<String, String> = tags
+        .iter()
+        .filter_map(|(key, value)| Some((per_key_id(key)?.to_owned(), value.clone())))
+        .collect();
+    for entry in state_tag(tags).unwrap_or_default().split_whitespace() {
+        if let Some((id, value)) = entry.split_once('=') {
+            clocks.insert(id.to_owned(), value.to_owned());
+        }
+    }
+    clocks
+}
+
+/// Whether the user's tags leave no slot for the state tag: all 50 used, none of them ours.
+fn no_tag_slot(tags: &BTreeMap<String, String>) -> bool {
+    tags.len() >= TAGS_PER_USER
+        && state_tag(tags).is_none()
+        && !tags.keys().any(|key| per_key_id(key).is_some())
+}
+
+/// Whether a clock recorded for `key` can be waited on: an instant, not more than 5 minutes
+/// ahead, not before the key was created, and not followed by a use of the key.
+fn usable_clock(
+    key: &AccessKey,
+    clock: Option<&str>,
+    now: OffsetDateTime,
+) -> Option<OffsetDateTime> {
+    let at = parse_marker(clock?)?;
+    let usable = at <= now + Duration::seconds(CLOCK_SKEW_SECS)
+        && key.created <= at
+        && key.last_used.is_none_or(|used| used <= at);
+    usable.then_some(at)
+}
+
+/// The tags a case gets besides its keys' clocks.
+struct Tags {
+    orphans: Vec<(String, MarkerSpec, MarkerFormat)>,
+    unrelated: Vec<(String, String)>,
+    fill_to: usize,
+    case: TagCase,
+}
+
 fn build(
     now: OffsetDateTime,
     key_specs: Vec<KeySpec>,
-    orphans: Vec<(String, MarkerSpec)>,
+    extra: Tags,
     exemption: &ExemptSpec,
     decoy: Option<&ExemptSpec>,
-    unrelated: Vec<(String, String)>,
     policy: Policy,
     budget: u32,
 ) -> Case {
+    let Tags {
+        orphans,
+        unrelated,
+        fill_to,
+        case: tag_case,
+    } = extra;
     let mut suffixes: Vec<String> = key_specs
         .iter()
         .map(|k| k.id_suffix.clone())
-        .chain(orphans.iter().map(|(suffix, _)| suffix.clone()))
+        .chain(orphans.iter().map(|(suffix, _, _)| suffix.clone()))
         .collect();
     make_distinct(&mut suffixes);
     let ids: Vec<AccessKeyId> = suffixes
@@ -464,7 +669,11 @@ fn build(
         .map(|s| AccessKeyId::parse(&format!("AKIA{s}")).expect("20 letters and digits"))
         .collect();
 
-    let mut tags: BTreeMap<String, String> = unrelated.into_iter().collect();
+    let mut tags = TagsBuilt {
+        tags: unrelated.into_iter().collect(),
+        state_entries: Vec::new(),
+        case: tag_case,
+    };
     let mut keys = Vec::with_capacity(key_specs.len());
     for (spec, id) in key_specs.iter().zip(&ids) {
         // Never in the future: a key is created at or before the snapshot.
@@ -479,16 +688,14 @@ fn build(
             }
             LastUsedSpec::NearMarker(secs) => {
                 let anchor = marker
-                    .as_deref()
-                    .and_then(parse_marker)
+                    .as_ref()
+                    .and_then(|(value, _)| parse_marker(value))
                     .unwrap_or(created + (now - created) / 2);
                 Some((anchor + Duration::seconds(secs)).clamp(created, now))
             }
             LastUsedSpec::IdleFor(ago) => Some((now - ago.resolve(&policy)).clamp(created, now)),
         };
-        if let Some(value) = marker {
-            tags.insert(marker_tag_key(id), value);
-        }
+        tags.write_clock(id, marker, &spec.format, now, &policy);
         keys.push(AccessKey {
             access_key_id: id.clone(),
             status: if spec.active {
@@ -500,15 +707,15 @@ fn build(
             last_used,
         });
     }
-    for ((_, spec), id) in orphans.iter().zip(&ids[key_specs.len()..]) {
-        if let Some(value) = render_marker(spec, now, &policy) {
-            tags.insert(marker_tag_key(id), value);
-        }
+    for ((_, spec, format), id) in orphans.iter().zip(&ids[key_specs.len()..]) {
+        let marker = render_marker(spec, now, &policy);
+        tags.write_clock(id, marker, format, now, &policy);
     }
+    let mut tags = tags.finish();
 
     let today = now.date();
     if let Some(value) = exemption.value(today) {
-        tags.insert(policy.exempt_tag_key.clone(), value);
+        tags.insert(tag_case.spell(&policy.exempt_tag_key), value);
     }
     // The same kind of value under the exemption tag key that is *not* configured: it must
     // count for nothing.
@@ -519,6 +726,10 @@ fn build(
             DEFAULT_EXEMPT_TAG_KEY
         };
         tags.insert(other.to_owned(), value);
+    }
+    // The user's own tags, up to `fill_to` in all.
+    for n in 0..fill_to.saturating_sub(tags.len()) {
+        tags.insert(format!("cost-centre-{n:02}"), "4711".to_owned());
     }
 
     Case {
@@ -579,9 +790,11 @@ proptest! {
     fn never_deletes_before_the_recorded_grace_period(case in case_in(&[Mode::Delete])) {
         let plan = case.plan();
         let grace = Duration::days(case.policy.delete_after_inactive_days.into());
+        let clocks = recorded_clocks(&case.snapshot.tags);
         for decision in plan.keys.iter().filter(|d| d.verdict == Verdict::Delete) {
             let key = case.key(decision.key.access_key_id.as_str()).expect("an input key");
-            let marker = case.snapshot.tags.get(&marker_tag_key(&key.access_key_id));
+            // The state tag's entry if it has one, else the key's per-key tag.
+            let marker = clocks.get(key.access_key_id.as_str());
             prop_assert!(marker.is_some(), "deleted {} with no marker", key.access_key_id);
             let marked_at = parse_marker(marker.expect("checked"));
             prop_assert!(
@@ -616,7 +829,8 @@ proptest! {
             for decision in &plan.keys {
                 prop_assert_eq!(decision.verdict, Verdict::Hold(Hold::Exempt));
             }
-            prop_assert!(plan.stale_markers.is_empty(), "{:?}", plan.stale_markers);
+            // No tag write of any kind either: stale clocks stay, per-key tags are not folded.
+            prop_assert!(plan.clocks.is_none(), "{:?}", plan.clocks);
             prop_assert_eq!(plan.actions_used, 0);
         } else {
             // The converse, so that the premise above is known to be read as generated.
@@ -654,7 +868,7 @@ proptest! {
                 "{:?} in report mode: {}", decision.verdict, decision.reason
             );
         }
-        prop_assert!(plan.stale_markers.is_empty(), "{:?}", plan.stale_markers);
+        prop_assert!(plan.clocks.is_none(), "{:?}", plan.clocks);
     }
 
     #[test]
@@ -721,27 +935,104 @@ proptest! {
         }
     }
 
+    /// What the plan found is what the tags record, and it keeps exactly the clocks still
+    /// guarding an Inactive key: every other clock (of a key gone, re-activated, or whose
+    /// clock restarts) is dropped, so that a later deactivation cannot inherit an old clock.
     #[test]
-    fn stale_markers_only_name_our_marker_tags(case in any_case()) {
+    fn the_clocks_kept_are_exactly_those_guarding_an_inactive_key(case in any_case()) {
         let plan = case.plan();
-        let unique: BTreeSet<&String> = plan.stale_markers.iter().collect();
-        prop_assert_eq!(unique.len(), plan.stale_markers.len(), "repeated");
-        for tag_key in &plan.stale_markers {
-            prop_assert!(case.snapshot.tags.contains_key(tag_key), "{} is not a tag", tag_key);
-            let key_id = tag_key.strip_prefix(MARKER_PREFIX);
-            prop_assert!(key_id.is_some(), "{} is not a marker", tag_key);
-            let key_id = key_id.expect("checked");
-            if let Some(key) = case.key(key_id) {
-                let decision = plan
-                    .keys
-                    .iter()
-                    .find(|d| d.key.access_key_id.as_str() == key_id)
-                    .expect("every key is decided");
+        let Some(clocks) = &plan.clocks else {
+            return Ok(());
+        };
+        let recorded = recorded_clocks(&case.snapshot.tags);
+        let found: BTreeSet<&str> = clocks.found.key_ids().collect();
+        let expected: BTreeSet<&str> = recorded.keys().map(String::as_str).collect();
+        prop_assert_eq!(found, expected);
+        let legacy: BTreeSet<&str> = clocks.found.legacy_tags.iter().map(String::as_str).collect();
+        let per_key: BTreeSet<&str> = case
+            .snapshot
+            .tags
+            .keys()
+            .map(String::as_str)
+            .filter(|key| per_key_id(key).is_some())
+            .collect();
+        prop_assert_eq!(legacy, per_key, "the per-key tags to fold in");
+
+        for decision in &plan.keys {
+            let id = &decision.key.access_key_id;
+            let key = case.key(id.as_str()).expect("an input key");
+            let usable = usable_clock(key, recorded.get(id.as_str()).map(String::as_str), case.now);
+            let restarts = matches!(decision.verdict, Verdict::Mark | Verdict::Deactivate);
+            let guarding = key.status == KeyStatus::Inactive && !restarts;
+            match (clocks.keep.get(id), guarding.then_some(usable).flatten()) {
+                (Some(kept), Some(at)) => prop_assert_eq!(*kept, at, "{} kept as recorded", id),
+                (None, None) => {}
+                (kept, should) => prop_assert!(
+                    false,
+                    "{:?} key {} ({:?}): kept {:?}, expected {:?}",
+                    key.status, id, decision.verdict, kept, should
+                ),
+            }
+        }
+        for id in clocks.keep.keys() {
+            prop_assert!(case.key(id.as_str()).is_some(), "kept the clock of a vanished key {}", id);
+        }
+    }
+
+    /// A clock dated more than 5 minutes ahead is not waited on (it would keep the key
+    /// pending for as long as it is ahead): the grace clock starts again now.
+    #[test]
+    fn a_clock_in_the_future_restarts_rather_than_holding_the_key(
+        case in case_in(&[Mode::Deactivate, Mode::Delete])
+    ) {
+        let plan = case.plan();
+        let recorded = recorded_clocks(&case.snapshot.tags);
+        if plan.exemption.is_exempt() || no_tag_slot(&case.snapshot.tags) {
+            return Ok(());
+        }
+        for decision in &plan.keys {
+            let key = case.key(decision.key.access_key_id.as_str()).expect("an input key");
+            let Some(at) = recorded.get(key.access_key_id.as_str()).and_then(|c| parse_marker(c))
+            else {
+                continue;
+            };
+            let ahead = at > case.now + Duration::seconds(CLOCK_SKEW_SECS);
+            if ahead
+                && key.status == KeyStatus::Inactive
+                && !within_limits(key, case.now, &case.policy)
+            {
+                prop_assert_eq!(decision.verdict, Verdict::Mark, "{}", decision.reason);
+                prop_assert!(decision.reason.contains("in the future"), "{}", decision.reason);
                 prop_assert!(
-                    key.status == KeyStatus::Active
-                        && decision.verdict == Verdict::Hold(Hold::Kept),
-                    "dropped the marker of {:?} key {} with verdict {:?}",
-                    key.status, key_id, decision.verdict
+                    plan.warnings.iter().any(|w| w.starts_with(key.access_key_id.as_str())),
+                    "no warning for {}: {:?}", key.access_key_id, plan.warnings
+                );
+            }
+        }
+    }
+
+    /// With all of IAM's 50 tags the user's own, no clock can be recorded: a key is still
+    /// deactivated (the security action), none is marked, and nothing is deleted without a
+    /// clock (`never_deletes_before_the_recorded_grace_period`).
+    #[test]
+    fn without_a_tag_slot_keys_are_deactivated_but_no_clock_is_started(case in any_case()) {
+        let plan = case.plan();
+        let full = no_tag_slot(&case.snapshot.tags);
+        if let Some(clocks) = &plan.clocks {
+            prop_assert_eq!(clocks.tag_slot, !full);
+            let all_used = case.snapshot.tags.len() >= TAGS_PER_USER
+                && state_tag(&case.snapshot.tags).is_none();
+            prop_assert_eq!(clocks.untag_legacy_first, all_used);
+        }
+        if !full {
+            return Ok(());
+        }
+        for decision in &plan.keys {
+            prop_assert_ne!(decision.verdict, Verdict::Mark, "{}", decision.reason);
+            if decision.verdict == Verdict::Deactivate {
+                prop_assert!(
+                    decision.reason.contains("no tag slot for the grace clock (50 of 50 tags used)"),
+                    "{}", decision.reason
                 );
             }
         }
@@ -749,13 +1040,14 @@ proptest! {
 }
 
 /// Guards the tests above against vacuity: the generated cases reach every verdict the policy
-/// can give, and stale markers, often enough to be seen in a fixed-seed sample.
+/// can give, and dropped clocks, per-key tags, deletions on each format's clock, users with no
+/// tag slot and clocks in the future, often enough to be seen in a fixed-seed sample.
 #[test]
 fn the_generated_cases_reach_every_verdict() {
     let mut runner = TestRunner::deterministic();
     let strategy = any_case();
     let mut seen = BTreeSet::new();
-    let mut stale_markers = 0;
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     let mut exempt_users = 0;
     for _ in 0..4000 {
         let case = strategy
@@ -764,18 +1056,61 @@ fn the_generated_cases_reach_every_verdict() {
             .current();
         let plan = case.plan();
         seen.extend(plan.keys.iter().map(|d| reported_action(d.verdict)));
-        stale_markers += usize::from(!plan.stale_markers.is_empty());
+        let mut count =
+            |what, happened: bool| *counts.entry(what).or_default() += usize::from(happened);
+        if let Some(clocks) = &plan.clocks {
+            count(
+                "plans that drop a clock",
+                clocks.found.key_ids().count() > clocks.keep.len(),
+            );
+            count(
+                "plans that fold per-key tags",
+                !clocks.found.legacy_tags.is_empty(),
+            );
+            count("plans with no tag slot", !clocks.tag_slot);
+        }
+        let tags = &case.snapshot.tags;
+        for decision in plan.keys.iter().filter(|d| d.verdict == Verdict::Delete) {
+            let id = decision.key.access_key_id.as_str();
+            let in_state = state_tag(tags).is_some_and(|state| {
+                state
+                    .split_whitespace()
+                    .any(|e| e.starts_with(&format!("{id}=")))
+            });
+            count("deletions on a state-tag clock", in_state);
+            count("deletions on a per-key clock", !in_state);
+        }
+        count(
+            "clocks in the future restarted",
+            plan.keys.iter().any(|d| d.reason.contains("in the future")),
+        );
+        count(
+            "clock tags spelt in another case (no clocks)",
+            tags.contains_key("ACCESS-KEY-REMEDIATOR:STATE"),
+        );
+        count(
+            "exemptions under a key spelt in another case",
+            case.exempt && !tags.contains_key(&case.policy.exempt_tag_key),
+        );
         exempt_users += usize::from(case.exempt);
     }
     let reachable: BTreeSet<Action> = Action::ALL
         .into_iter()
-        .filter(|a| *a != Action::Failed) // set by the handler when a write fails
+        // Set when carrying out the plan: a write failed, or found the key or user gone.
+        .filter(|a| !matches!(a, Action::Failed | Action::Gone))
         .collect();
     assert_eq!(seen, reachable);
-    assert!(
-        stale_markers > 100,
-        "only {stale_markers} plans dropped a marker"
-    );
+    for (what, count) in &counts {
+        // Deletions and full users are rare by construction (a deletion needs its clock, the
+        // mode, the budget and the age to line up).
+        let least = if what.starts_with("deletions") || what.contains("no tag slot") {
+            10
+        } else {
+            40
+        };
+        assert!(*count > least, "only {count} {what} in 4000: {counts:?}");
+    }
+    assert_eq!(counts.len(), 8, "{counts:?}");
     assert!(
         (500..3500).contains(&exempt_users),
         "{exempt_users} exempt users in 4000"

@@ -53,14 +53,14 @@ impl FakeIam {
         apply: impl FnOnce(&mut FakeUser) -> Result<bool, ErrorKind>,
     ) -> Result<WriteOutcome, AwsError> {
         if !self.call(operation, Some(user))? {
-            return Ok(WriteOutcome::AlreadyGone);
+            return Ok(WriteOutcome::Gone);
         }
         let mut state = self.state();
         let Some(fake_user) = state.users.get_mut(user) else {
-            return Ok(WriteOutcome::AlreadyGone);
+            return Ok(WriteOutcome::Gone);
         };
         if !apply(fake_user).map_err(|kind| kind.error(operation, Some(user)))? {
-            return Ok(WriteOutcome::AlreadyGone);
+            return Ok(WriteOutcome::Gone);
         }
         state.writes.push(write);
         Ok(WriteOutcome::Applied)
@@ -154,7 +154,7 @@ impl IamWrites for FakeIam {
         &self,
         user_name: &str,
         access_key_id: &AccessKeyId,
-    ) -> Result<(), AwsError> {
+    ) -> Result<WriteOutcome, AwsError> {
         let (user, key) = (user_name.to_owned(), access_key_id.clone());
         self.write(
             "DeleteAccessKey",
@@ -165,11 +165,15 @@ impl IamWrites for FakeIam {
                 user.keys.retain(|key| key.access_key_id != *access_key_id);
                 Ok(user.keys.len() < before)
             },
-        )?;
-        Ok(())
+        )
     }
 
-    async fn tag_user(&self, user_name: &str, key: &str, value: &str) -> Result<(), AwsError> {
+    async fn tag_user(
+        &self,
+        user_name: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<WriteOutcome, AwsError> {
         let write = Write::Tagged {
             user: user_name.to_owned(),
             key: key.to_owned(),
@@ -184,11 +188,10 @@ impl IamWrites for FakeIam {
             user.tags.retain(|old, _| !old.eq_ignore_ascii_case(key));
             user.tags.insert(key.to_owned(), value.to_owned());
             Ok(true)
-        })?;
-        Ok(())
+        })
     }
 
-    async fn untag_user(&self, user_name: &str, keys: &[String]) -> Result<(), AwsError> {
+    async fn untag_user(&self, user_name: &str, keys: &[String]) -> Result<WriteOutcome, AwsError> {
         let write = Write::Untagged {
             user: user_name.to_owned(),
             keys: keys.to_vec(),
@@ -197,7 +200,6 @@ impl IamWrites for FakeIam {
             let untagged = |tag: &String| keys.iter().any(|key| key.eq_ignore_ascii_case(tag));
             user.tags.retain(|tag, _| !untagged(tag));
             Ok(true)
-        })?;
-        Ok(())
+        })
     }
 }

@@ -128,7 +128,7 @@ async fn a_deleted_user_is_gone_to_every_read_and_done_to_every_write() {
     let iam = alice();
     iam.delete_user("alice");
     let gone = iam.deactivate_key("alice", &key(KEY_1)).await.unwrap();
-    assert_eq!(gone, WriteOutcome::AlreadyGone);
+    assert_eq!(gone, WriteOutcome::Gone);
     iam.delete_key("alice", &key(KEY_2)).await.unwrap();
     iam.tag_user("alice", "k", "v").await.unwrap();
     iam.untag_user("alice", &["k".into()]).await.unwrap();
@@ -148,7 +148,7 @@ async fn an_injected_no_such_entity_is_answered_as_the_adapter_answers_it() {
         iam.fail(Fault::on(operation, ErrorKind::NoSuchEntity).once());
     }
     let gone = iam.deactivate_key("alice", &key(KEY_1)).await.unwrap();
-    assert_eq!(gone, WriteOutcome::AlreadyGone);
+    assert_eq!(gone, WriteOutcome::Gone);
     iam.delete_key("alice", &key(KEY_2)).await.unwrap();
     iam.tag_user("alice", "k", "v").await.unwrap();
     assert_eq!(iam.get_user("alice").await.unwrap(), None);
@@ -168,7 +168,7 @@ async fn writes_are_applied_and_recorded_in_order() {
     assert_eq!(applied, WriteOutcome::Applied);
     iam.delete_key("alice", &key(KEY_2)).await.unwrap();
     let gone = iam.deactivate_key("alice", &key(KEY_2)).await.unwrap();
-    assert_eq!(gone, WriteOutcome::AlreadyGone);
+    assert_eq!(gone, WriteOutcome::Gone);
     iam.delete_key("alice", &key(KEY_2)).await.unwrap();
     let keys = iam.keys("alice");
     assert_eq!(keys.len(), 1);

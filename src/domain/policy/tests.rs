@@ -1,7 +1,9 @@
 //! Table tests: one row per branch of `decide`, each naming the rule it pins down.
 
 use super::*;
+use crate::domain::exemption::Exemption;
 use crate::domain::ids::AccessKeyId;
+use crate::domain::marker::{LEGACY_MARKER_PREFIX, STATE_TAG_KEY, parse_instant};
 use time::macros::{date, datetime};
 
 const NOW: OffsetDateTime = datetime!(2026-11-22 12:00 UTC);
@@ -46,8 +48,26 @@ fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The state tag with one clock: `key` deactivated `days` ago.
+fn clock_of(key: &str, days: i64) -> (String, String) {
+    (
+        STATE_TAG_KEY.to_owned(),
+        format!("{key}={}", format_instant(days_ago(days))),
+    )
+}
+
 fn marker_days_ago(days: i64) -> (String, String) {
-    (marker_tag_key(&id(KEY)), marker_tag_value(days_ago(days)))
+    clock_of(KEY, days)
+}
+
+/// A legacy per-key marker tag of `key`.
+fn legacy_marker(key: &str, value: &str) -> (String, String) {
+    (format!("{LEGACY_MARKER_PREFIX}{key}"), value.to_owned())
+}
+
+fn kept_clocks(plan: &UserPlan) -> Vec<&str> {
+    let clocks = plan.clocks.as_ref().expect("a plan that may write clocks");
+    clocks.keep.keys().map(AccessKeyId::as_str).collect()
 }
 
 fn policy(mode: Mode) -> Policy {
@@ -150,16 +170,16 @@ fn each_branch_of_the_key_lifecycle_gives_its_verdict() {
         Row {
             rule: "an unreadable marker restarts the grace clock",
             key: key(KeyStatus::Inactive, 120, None),
-            tags: tags(&[(&marker_tag_key(&id(KEY)), "last tuesday")]),
+            tags: BTreeMap::from([(STATE_TAG_KEY.to_owned(), format!("{KEY}=last-tuesday"))]),
             policy: delete.clone(),
             expect: Verdict::Mark,
         },
         Row {
-            rule: "a marker in the future is pending",
+            rule: "a marker days in the future cannot be trusted: the clock restarts now",
             key: key(KeyStatus::Inactive, 120, None),
             tags: with_marker(-3),
             policy: delete.clone(),
-            expect: Verdict::Hold(Hold::Pending),
+            expect: Verdict::Mark,
         },
         Row {
             rule: "an inactive key within limits is kept, marker or not",
@@ -278,7 +298,7 @@ fn each_branch_of_the_key_lifecycle_gives_its_verdict() {
             key: key(KeyStatus::Inactive, 400, None),
             tags: tags(&[
                 ("access-key-remediator:exempt", "true"),
-                (&marker_tag_key(&id(KEY)), &marker_tag_value(days_ago(60))),
+                (&marker_days_ago(60).0, &marker_days_ago(60).1),
             ]),
             policy: delete.clone(),
             expect: Verdict::Hold(Hold::Exempt),
@@ -405,20 +425,19 @@ fn report_mode_previews_count_against_the_budget_like_real_actions() {
 }
 
 #[test]
-fn markers_of_vanished_keys_are_stale() {
-    let gone = marker_tag_key(&id("AKIAGONE000000000000"));
+fn clocks_of_vanished_keys_are_dropped() {
     let plan = decide_on(
         &[key(KeyStatus::Active, 10, None)],
-        &tags(&[(&gone, &marker_tag_value(days_ago(3)))]),
+        &BTreeMap::from([clock_of("AKIAGONE000000000000", 3)]),
         NOW,
         &Policy::default(),
         10,
     );
-    assert_eq!(plan.stale_markers, vec![gone]);
+    assert!(kept_clocks(&plan).is_empty());
 }
 
 #[test]
-fn the_marker_of_a_reactivated_key_within_limits_is_stale() {
+fn the_clock_of_a_reactivated_key_within_limits_is_dropped() {
     let plan = decide_on(
         &[key(KeyStatus::Active, 10, None)],
         &with_marker(3),
@@ -426,11 +445,11 @@ fn the_marker_of_a_reactivated_key_within_limits_is_stale() {
         &Policy::default(),
         10,
     );
-    assert_eq!(plan.stale_markers, vec![marker_tag_key(&id(KEY))]);
+    assert!(kept_clocks(&plan).is_empty());
 }
 
 #[test]
-fn markers_still_guarding_an_inactive_key_are_not_stale() {
+fn clocks_still_guarding_an_inactive_key_are_kept() {
     let plan = decide_on(
         &[key(KeyStatus::Inactive, 120, None)],
         &with_marker(3),
@@ -438,32 +457,146 @@ fn markers_still_guarding_an_inactive_key_are_not_stale() {
         &Policy::default(),
         10,
     );
-    assert!(plan.stale_markers.is_empty());
+    assert_eq!(kept_clocks(&plan), [KEY]);
 }
 
 #[test]
-fn report_mode_and_exempt_users_leave_stale_markers_in_place() {
-    let gone = marker_tag_key(&id("AKIAGONE000000000000"));
-    let stale = tags(&[(&gone, "2026-01-01T00:00:00Z")]);
+fn report_mode_and_exempt_users_write_no_clock() {
+    let stale = BTreeMap::from([clock_of("AKIAGONE000000000000", 300)]);
     let report = decide_on(&[], &stale, NOW, &policy(Mode::Report), 10);
-    assert!(report.stale_markers.is_empty());
+    assert_eq!(report.clocks, None);
 
     let mut exempt = stale.clone();
     exempt.insert("access-key-remediator:exempt".into(), "true".into());
     let plan = decide_on(&[], &exempt, NOW, &Policy::default(), 10);
-    assert!(plan.stale_markers.is_empty());
+    assert_eq!(plan.clocks, None);
 }
 
 #[test]
-fn other_tags_are_never_treated_as_markers() {
+fn other_tags_are_never_treated_as_clocks() {
     let plan = decide_on(
-        &[],
+        &[key(KeyStatus::Inactive, 120, None)],
         &tags(&[("team", "payments"), ("access-key-remediator:note", "x")]),
         NOW,
         &Policy::default(),
         10,
     );
-    assert!(plan.stale_markers.is_empty());
+    assert_eq!(plan.keys[0].verdict, Verdict::Mark);
+    let clocks = plan.clocks.unwrap();
+    assert_eq!(clocks.found, GraceClocks::default());
+}
+
+#[test]
+fn a_legacy_marker_is_read_as_the_keys_clock() {
+    let plan = decide_on(
+        &[key(KeyStatus::Inactive, 120, None)],
+        &BTreeMap::from([legacy_marker(KEY, &format_instant(days_ago(30)))]),
+        NOW,
+        &Policy::default(),
+        10,
+    );
+    assert_eq!(plan.keys[0].verdict, Verdict::Delete);
+    let clocks = plan.clocks.unwrap();
+    assert_eq!(
+        clocks.found.legacy_tags,
+        [format!("{LEGACY_MARKER_PREFIX}{KEY}")]
+    );
+}
+
+#[test]
+fn a_clock_in_the_future_restarts_with_a_warning() {
+    for (minutes_ahead, restarts) in [(4, false), (6, true), (60 * 24 * 365 * 70, true)] {
+        let ahead = format_instant(NOW + Duration::minutes(minutes_ahead));
+        let plan = decide_on(
+            &[key(KeyStatus::Inactive, 120, None)],
+            &BTreeMap::from([(STATE_TAG_KEY.to_owned(), format!("{KEY}={ahead}"))]),
+            NOW,
+            &Policy::default(),
+            10,
+        );
+        let decision = &plan.keys[0];
+        if restarts {
+            assert_eq!(decision.verdict, Verdict::Mark, "{minutes_ahead}");
+            assert!(
+                decision.reason.contains("is in the future"),
+                "{}",
+                decision.reason
+            );
+            assert_eq!(plan.warnings.len(), 1);
+        } else {
+            assert_eq!(
+                decision.verdict,
+                Verdict::Hold(Hold::Pending),
+                "{minutes_ahead}"
+            );
+            assert!(plan.warnings.is_empty());
+        }
+    }
+}
+
+/// Tags enough to fill a user's 50 with the owner's own.
+fn owner_tags(count: usize) -> BTreeMap<String, String> {
+    (0..count)
+        .map(|n| (format!("team-tag-{n}"), "x".to_owned()))
+        .collect()
+}
+
+#[test]
+fn with_every_tag_slot_used_the_key_is_deactivated_but_never_given_a_clock() {
+    let full = owner_tags(50);
+    let plan = decide_on(
+        &[key(KeyStatus::Active, 120, None)],
+        &full,
+        NOW,
+        &Policy::default(),
+        10,
+    );
+    assert_eq!(plan.keys[0].verdict, Verdict::Deactivate);
+    assert!(
+        plan.keys[0]
+            .reason
+            .contains("no tag slot for the grace clock (50 of 50 tags used)")
+    );
+    assert!(!plan.clocks.as_ref().unwrap().tag_slot);
+
+    let inactive = decide_on(
+        &[key(KeyStatus::Inactive, 120, None)],
+        &full,
+        NOW,
+        &Policy::default(),
+        10,
+    );
+    assert_eq!(inactive.keys[0].verdict, Verdict::Hold(Hold::Pending));
+    assert!(
+        inactive.keys[0]
+            .reason
+            .contains("will not be deleted until one is free")
+    );
+
+    let room = decide_on(
+        &[key(KeyStatus::Inactive, 120, None)],
+        &owner_tags(49),
+        NOW,
+        &Policy::default(),
+        10,
+    );
+    assert_eq!(room.keys[0].verdict, Verdict::Mark);
+}
+
+#[test]
+fn a_full_user_with_legacy_markers_makes_room_by_removing_them_first() {
+    let mut tags = owner_tags(49);
+    tags.extend([legacy_marker(KEY, &format_instant(days_ago(3)))]);
+    let plan = decide_on(
+        &[key(KeyStatus::Inactive, 120, None)],
+        &tags,
+        NOW,
+        &Policy::default(),
+        10,
+    );
+    let clocks = plan.clocks.unwrap();
+    assert!(clocks.tag_slot && clocks.untag_legacy_first);
+    assert_eq!(plan.keys[0].verdict, Verdict::Hold(Hold::Pending));
 }
 
 #[test]
@@ -491,6 +624,9 @@ fn the_exemption_tag_reads_as_documented() {
         }
     );
     assert!(read("31/01/2027").is_exempt());
+    // IAM holds tag keys unique regardless of case: another spelling is the same tag.
+    let shouted = tags(&[("Access-Key-Remediator:EXEMPT", "true")]);
+    assert!(Exemption::read(&shouted, "access-key-remediator:exempt", today).is_exempt());
     assert_eq!(
         Exemption::read(&tags(&[]), "x", today),
         Exemption::NotExempt
@@ -500,10 +636,10 @@ fn the_exemption_tag_reads_as_documented() {
 #[test]
 fn markers_round_trip_to_the_second_in_utc() {
     let at = datetime!(2026-11-02 08:15:30.987 UTC);
-    let value = marker_tag_value(at);
+    let value = format_instant(at);
     assert_eq!(value, "2026-11-02T08:15:30Z");
     assert_eq!(
-        marker_tag_key(&id("AKIAEXAMPLEKEY000001")),
-        "access-key-remediator:deactivated:AKIAEXAMPLEKEY000001"
+        parse_instant(&value),
+        Some(datetime!(2026-11-02 08:15:30 UTC))
     );
 }

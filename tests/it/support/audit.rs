@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use access_key_remediator::domain::marker::MARKER_PREFIX;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -16,13 +15,34 @@ pub const MAX_KEY_AGE_DAYS: i64 = 90;
 pub const GRACE_DAYS: i64 = 14;
 
 /// The account as a comparison sees it: user → keys (label → status) and tags, where a
-/// marker is named by its key's label and valued by whether this run wrote it.
+/// grace clock is named by its key's label and valued by whether this run wrote it, in the
+/// format it is held in: a per-key tag `access-key-remediator:deactivated:<label>`, or an
+/// entry `<label>=<kind>` of the state tag (entries sorted, `; `-separated).
 pub type NormalState = BTreeMap<String, NormalUser>;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NormalUser {
     pub keys: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
+}
+
+impl NormalUser {
+    /// The normalised grace clock of the key labelled `label`, in either format (the state
+    /// tag's entry wins, as it does for the function): `WRITTEN_BY_THE_RUN`,
+    /// `FROM_BEFORE_THE_RUN` or `unparseable`.
+    pub fn clock(&self, label: &str) -> Option<&str> {
+        let named = format!("<{label}>");
+        let in_state = self.tags.get(STATE_TAG).and_then(|state| {
+            state.split("; ").find_map(|entry| {
+                let (key, kind) = entry.split_once('=')?;
+                (key == named).then_some(kind)
+            })
+        });
+        in_state.or_else(|| {
+            let per_key = format!("{PER_KEY_MARKER_PREFIX}{named}");
+            self.tags.get(&per_key).map(String::as_str)
+        })
+    }
 }
 
 pub const WRITTEN_BY_THE_RUN: &str = "written by the run";
@@ -75,8 +95,9 @@ impl Seeded {
             .unwrap_or_else(|| format!("unseeded key {key_id}"))
     }
 
+    /// The per-key marker tag of `key_id`, as `normalise` names it.
     pub fn marker_of(&self, key_id: &str) -> String {
-        format!("{MARKER_PREFIX}<{}>", self.label(key_id))
+        format!("{PER_KEY_MARKER_PREFIX}<{}>", self.label(key_id))
     }
 
     /// The emulator's account now, normalised.
@@ -96,14 +117,30 @@ impl Seeded {
                 let tags = raw
                     .tags
                     .iter()
-                    .map(|(key, value)| match key.strip_prefix(MARKER_PREFIX) {
-                        Some(id) => (self.marker_of(id), self.marker_kind(value)),
-                        None => (key.clone(), value.clone()),
-                    })
+                    .map(
+                        |(key, value)| match key.strip_prefix(PER_KEY_MARKER_PREFIX) {
+                            Some(id) => (self.marker_of(id), self.marker_kind(value)),
+                            None if key == STATE_TAG => (key.clone(), self.normal_state(value)),
+                            None => (key.clone(), value.clone()),
+                        },
+                    )
                     .collect();
                 (user.clone(), NormalUser { keys, tags })
             })
             .collect()
+    }
+
+    /// The state tag's entries, each key by its `<label>` and each time by its kind, sorted.
+    fn normal_state(&self, value: &str) -> String {
+        let mut entries: Vec<String> = value
+            .split_whitespace()
+            .map(|entry| match entry.split_once('=') {
+                Some((id, at)) => format!("<{}>={}", self.label(id), self.marker_kind(at)),
+                None => format!("{entry:?} (no key=time entry)"),
+            })
+            .collect();
+        entries.sort();
+        entries.join("; ")
     }
 
     fn marker_kind(&self, value: &str) -> String {
@@ -118,6 +155,38 @@ impl Seeded {
 
 fn parse_instant(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(text, &Rfc3339).ok()
+}
+
+/// The function's marker tags as IAM holds them, in both formats a test may meet: one tag per
+/// key under this prefix (the first format, still read), and one state tag per user whose
+/// value is space-separated `<AccessKeyId>=<RFC 3339>` entries. Spelled out here rather than
+/// taken from src/domain/marker.rs, so that a test pins the format IAM actually holds.
+pub const PER_KEY_MARKER_PREFIX: &str = "access-key-remediator:deactivated:";
+pub const STATE_TAG: &str = "access-key-remediator:state";
+
+/// Whether a tag is one of the function's grace-clock tags (either format), not the user's.
+pub fn is_marker_tag(tag_key: &str) -> bool {
+    tag_key == STATE_TAG || tag_key.starts_with(PER_KEY_MARKER_PREFIX)
+}
+
+/// Every grace clock a user's tags record, by access key id, read from either format: the
+/// state tag's entries and any per-key tags (the state tag's entry wins where a key has
+/// both). `None`: a clock is there but is no RFC 3339 instant.
+pub fn grace_clocks(tags: &BTreeMap<String, String>) -> BTreeMap<String, Option<OffsetDateTime>> {
+    let mut clocks: BTreeMap<String, Option<OffsetDateTime>> = tags
+        .iter()
+        .filter_map(|(key, value)| {
+            let key_id = key.strip_prefix(PER_KEY_MARKER_PREFIX)?;
+            Some((key_id.to_owned(), parse_instant(value)))
+        })
+        .collect();
+    let state = tags.get(STATE_TAG).map(String::as_str).unwrap_or_default();
+    for entry in state.split_whitespace() {
+        if let Some((key_id, at)) = entry.split_once('=') {
+            clocks.insert(key_id.to_owned(), parse_instant(at));
+        }
+    }
+    clocks
 }
 
 /// What is wrong with one key write, judged by the key's state right before it applied;

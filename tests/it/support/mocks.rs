@@ -63,6 +63,17 @@ pub fn throttling_xml() -> String {
     iam_error_xml("Sender", "Throttling", "Rate exceeded")
 }
 
+/// IAM's answer (HTTP 409) when another request changes the same user at that moment, with
+/// the message IAM documents for it.
+pub fn concurrent_modification_xml() -> String {
+    iam_error_xml(
+        "Sender",
+        "ConcurrentModification",
+        "The request was rejected because multiple requests to change this object were \
+         submitted simultaneously. Wait a few minutes and submit your request again.",
+    )
+}
+
 /// An IAM user with every required field set.
 pub fn iam_user(user_name: &str, user_id: &str) -> User {
     User::builder()

@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
+use access_key_remediator::aws::accounts::HomeAccount;
 use access_key_remediator::domain::policy::{Mode, Policy};
 use access_key_remediator::report::{KeyReport, Report};
 use access_key_remediator::settings::Settings;
@@ -301,10 +302,26 @@ pub fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// An invocation as a test makes it: `Context::default()`, with no deadline and no invoked
-/// ARN (so the event's own account is taken as home).
+/// The ARN Lambda invokes the function under in these tests: in moto's default account, the
+/// one every event in events/ names (but the member account's).
+pub const FUNCTION_ARN: &str =
+    "arn:aws:lambda:us-east-1:123456789012:function:access-key-remediator";
+
+/// The function's own account, as the handler reads it from `FUNCTION_ARN`: what a test that
+/// calls `Remediator::run` itself passes as `home`.
+pub fn home() -> Option<HomeAccount> {
+    let home = HomeAccount::from_function_arn(FUNCTION_ARN);
+    assert!(home.is_some(), "{FUNCTION_ARN} is a Lambda function ARN");
+    home
+}
+
+/// An invocation as a test makes it: `Context::default()` (no deadline) invoked under
+/// `FUNCTION_ARN`. Without an invoked ARN the function does not know its own account and
+/// refuses every event that names one.
 pub fn invocation(payload: Value) -> LambdaEvent<Value> {
-    LambdaEvent::new(payload, Context::default())
+    let mut context = Context::default();
+    context.invoked_function_arn = FUNCTION_ARN.to_owned();
+    LambdaEvent::new(payload, context)
 }
 
 /// The function's settings (`Settings::default()`) in `mode`.
@@ -328,4 +345,34 @@ pub const IAM_WRITES: [&str; 4] = ["UpdateAccessKey", "DeleteAccessKey", "TagUse
 
 pub fn writes(calls: &BTreeMap<String, u64>) -> u64 {
     IAM_WRITES.iter().filter_map(|w| calls.get(*w)).sum()
+}
+
+/// Grace clocks written as the function writes them, for a test to start from.
+impl Emulator {
+    /// Sets `user`'s state tag to these clocks (`<AccessKeyId>=<RFC 3339>`, space-separated,
+    /// to the second) through IAM: one TagUser, which the emulator counts.
+    pub async fn set_clocks(&self, user: &str, clocks: &[(&str, time::OffsetDateTime)]) {
+        let entries: Vec<String> = clocks
+            .iter()
+            .map(|(key_id, at)| {
+                let at = at.replace_nanosecond(0).expect("0 is a valid nanosecond");
+                let at = at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .expect("a UTC instant formats");
+                format!("{key_id}={at}")
+            })
+            .collect();
+        let tag = aws_sdk_iam::types::Tag::builder()
+            .key(audit::STATE_TAG)
+            .value(entries.join(" "))
+            .build()
+            .expect("key and value are set");
+        self.iam()
+            .tag_user()
+            .user_name(user)
+            .tags(tag)
+            .send()
+            .await
+            .expect("TagUser of the state tag");
+    }
 }

@@ -1,0 +1,78 @@
+//! The log and metric lines that mirror a report: one summary log line per invocation, and
+//! CloudWatch Embedded Metric Format lines that CloudWatch Logs turns into metrics with no API
+//! call from the function.
+
+use tracing::info;
+
+use super::{Action, Report};
+use crate::domain::ids::AccountId;
+
+/// The CloudWatch namespace of the function's metrics.
+pub const METRIC_NAMESPACE: &str = "AccessKeyRemediator";
+
+/// The metric counting users whose 50 tags are all their own, so that no grace clock can be
+/// recorded for them (and nothing of theirs will be deleted until one is free).
+pub const NO_TAG_SLOT_METRIC: &str = "no-tag-slot";
+
+impl Report {
+    /// The CloudWatch Embedded Metric Format lines for this report: one per account acted
+    /// in, each counting every action, dimensioned by account and trigger. CloudWatch Logs
+    /// turns them into metrics with no API call from the function.
+    pub fn metric_lines(&self, timestamp_ms: u64) -> Vec<String> {
+        if !self.accounts.is_empty() {
+            return self
+                .accounts
+                .iter()
+                .flat_map(|swept| swept.metric_lines(timestamp_ms))
+                .collect();
+        }
+        let names = self.summary.0.keys().map(|action| action.as_str());
+        let metrics: Vec<serde_json::Value> = names
+            .chain([NO_TAG_SLOT_METRIC])
+            .map(|name| serde_json::json!({ "Name": name, "Unit": "Count" }))
+            .collect();
+        let mut line = serde_json::json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": METRIC_NAMESPACE,
+                    "Dimensions": [["Account", "Trigger"]],
+                    "Metrics": metrics,
+                }],
+            },
+            "Account": self.account.as_ref().map_or("unknown", AccountId::as_str),
+            "Trigger": self.trigger.as_str(),
+            "Mode": self.mode.as_str(),
+            "Outcome": self.outcome.as_str(),
+        });
+        for (action, count) in &self.summary.0 {
+            line[action.as_str()] = (*count).into();
+        }
+        line[NO_TAG_SLOT_METRIC] = self.users.iter().filter(|u| u.no_tag_slot).count().into();
+        vec![line.to_string()]
+    }
+
+    /// The one summary log line of an invocation, mirroring `summary`.
+    pub fn log_summary(&self) {
+        let count = |action| self.summary.count(action);
+        info!(
+            trigger = self.trigger.as_str(),
+            mode = self.mode.as_str(),
+            account = self.account.as_ref().map_or("", AccountId::as_str),
+            outcome = self.outcome.as_str(),
+            reason = self.reason.as_deref().unwrap_or(""),
+            deactivated = count(Action::Deactivated),
+            deleted = count(Action::Deleted),
+            marked = count(Action::Marked),
+            pending = count(Action::Pending),
+            kept = count(Action::Kept),
+            exempt = count(Action::Exempt),
+            deferred = count(Action::Deferred),
+            failed = count(Action::Failed),
+            gone = count(Action::Gone),
+            would_deactivate = count(Action::WouldDeactivate),
+            would_delete = count(Action::WouldDelete),
+            "invocation summary"
+        );
+    }
+}
