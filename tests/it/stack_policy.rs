@@ -1,11 +1,14 @@
 //! The deployment templates, template.yaml (the central stack) and member-account.yaml (the
-//! StackSet), read as data: the roles grant least privilege, the event pattern admits exactly
-//! the events the function acts on, every function setting is a parameter, and failures and
-//! alarms have somewhere to go.
+//! StackSet), read as data: the roles grant least privilege, IAM enforces the remediation
+//! mode (each mode's role permits exactly that mode's writes), the event pattern admits
+//! exactly the events the function acts on, every function setting is a parameter, and
+//! failures and alarms have somewhere to go.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use access_key_remediator::domain::ids::AccountId;
+use access_key_remediator::domain::marker::{LEGACY_MARKER_PREFIX, STATE_TAG_KEY};
+use access_key_remediator::domain::policy::Mode;
 use access_key_remediator::settings::Settings;
 use access_key_remediator::triggers::{Work, classify};
 use serde_json::{Value as Json, json};
@@ -19,7 +22,10 @@ use crate::support::{fixture, project_path};
 const TEMPLATES: [&str; 2] = ["template.yaml", "member-account.yaml"];
 
 const OWN_USERS: &str = "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*";
-const MARKER_TAGS: &str = "access-key-remediator:deactivated:*";
+/// The one tag that holds a user's grace clocks, which the function writes.
+const STATE_TAG: &str = "access-key-remediator:state";
+/// The first format's per-key tags, which it still reads and removes on its next write.
+const LEGACY_TAGS: &str = "access-key-remediator:deactivated:*";
 const MEMBER_ROLES: &str = "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}";
 
 /// Calls on one user's keys and tags: each must be scoped to the account's users.
@@ -33,6 +39,25 @@ const KEY_CALLS: [&str; 8] = [
     "iam:TagUser",
     "iam:UntagUser",
 ];
+
+/// The calls on one user that only read.
+const KEY_READS: [&str; 4] = [
+    "iam:GetUser",
+    "iam:ListAccessKeys",
+    "iam:GetAccessKeyLastUsed",
+    "iam:ListUserTags",
+];
+
+/// The IAM writes, each of which the remediation mode may withhold.
+const IAM_WRITES: [&str; 4] = [
+    "iam:UpdateAccessKey",
+    "iam:DeleteAccessKey",
+    "iam:TagUser",
+    "iam:UntagUser",
+];
+
+/// The conditions the mode-dependent writes are granted under, the same in both templates.
+const MODE_CONDITIONS: [&str; 2] = ["MayWriteKeys", "MayDeleteKeys"];
 
 /// Every action that changes something, anywhere in the stacks. A "*" resource on any of
 /// them fails the policy test.
@@ -160,46 +185,152 @@ fn key_calls_are_allowed_only_on_the_accounts_own_users() {
                     "{template} {}: {action}",
                     statement.owner
                 );
-                assert_eq!(
-                    statement.only_if, None,
-                    "{template}: {action} is conditional"
-                );
+                // Reads in every mode; writes only in the modes that make them (what each mode
+                // grants: iam_enforces_the_mode_…).
+                if KEY_READS.contains(&action) {
+                    assert_eq!(
+                        statement.only_if, None,
+                        "{template}: {action} is conditional"
+                    );
+                } else {
+                    let only_if = statement.only_if.as_deref().unwrap_or("none");
+                    assert!(
+                        MODE_CONDITIONS.contains(&only_if),
+                        "{template}: {action} is granted under {only_if}, not under a mode condition"
+                    );
+                }
             }
         }
     }
 }
 
+/// IAM's StringLike: `*` matches any run of characters, `?` any one; case-sensitive.
+fn string_like(pattern: &str, value: &str) -> bool {
+    fn matches(pattern: &[char], value: &[char]) -> bool {
+        match pattern.split_first() {
+            None => value.is_empty(),
+            Some(('*', rest)) => (0..=value.len()).any(|skip| matches(rest, &value[skip..])),
+            Some(('?', rest)) => !value.is_empty() && matches(rest, &value[1..]),
+            Some((c, rest)) => value.first() == Some(c) && matches(rest, &value[1..]),
+        }
+    }
+    let pattern: Vec<char> = pattern.chars().collect();
+    let value: Vec<char> = value.chars().collect();
+    matches(&pattern, &value)
+}
+
+/// The condition values of one operator on aws:TagKeys: a string or a list.
+fn tag_key_values<'a>(condition: &'a Value, operator: &str) -> Vec<&'a str> {
+    match &condition[operator]["aws:TagKeys"] {
+        Value::String(s) => vec![s.as_str()],
+        Value::Sequence(items) => items.iter().map(|v| v.as_str().unwrap()).collect(),
+        other => panic!("no {operator} on aws:TagKeys: {other:?}"),
+    }
+}
+
+/// Whether a statement's Condition lets through a request naming these tag keys, as IAM
+/// evaluates the operators the templates use (every operator must hold). ForAllValues holds
+/// when every requested key matches one of the values, so vacuously on no key at all; the
+/// Null check `"false"` holds when the request names at least one.
+fn condition_permits(condition: &Value, keys: &[&str]) -> bool {
+    condition
+        .as_mapping()
+        .expect("a condition block")
+        .iter()
+        .all(|(operator, block)| {
+            let keys_conditioned: Vec<&str> = (block.as_mapping().unwrap().keys())
+                .map(|k| k.as_str().unwrap())
+                .collect();
+            assert_eq!(
+                keys_conditioned,
+                ["aws:TagKeys"],
+                "{operator:?}: only aws:TagKeys"
+            );
+            permits_one(condition, operator.as_str().unwrap(), keys)
+        })
+}
+
+fn permits_one(condition: &Value, operator: &str, keys: &[&str]) -> bool {
+    match operator {
+        operator @ "ForAllValues:StringEquals" => {
+            let allowed = tag_key_values(condition, operator);
+            keys.iter().all(|k| allowed.contains(k))
+        }
+        operator @ "ForAllValues:StringLike" => {
+            let patterns = tag_key_values(condition, operator);
+            keys.iter()
+                .all(|k| patterns.iter().any(|p| string_like(p, k)))
+        }
+        "Null" => match condition["Null"]["aws:TagKeys"].as_str() {
+            Some("false") => !keys.is_empty(),
+            Some("true") => keys.is_empty(),
+            other => panic!("Null aws:TagKeys {other:?}"),
+        },
+        other => panic!("operator {other} is not modelled here"),
+    }
+}
+
 #[test]
-fn tag_writes_are_conditioned_to_the_marker_prefix_and_to_a_non_empty_key_set() {
+fn the_state_and_legacy_tag_keys_are_the_ones_the_function_uses() {
+    assert_eq!(STATE_TAG, STATE_TAG_KEY);
+    assert_eq!(LEGACY_TAGS, format!("{LEGACY_MARKER_PREFIX}*"));
+}
+
+#[test]
+fn tag_writes_are_conditioned_to_the_functions_own_tags_and_to_a_non_empty_key_set() {
+    let exempt = Template::load("template.yaml").default_of("ExemptTagKey");
+    let legacy = "access-key-remediator:deactivated:AKIAIOSFODNN7EXAMPLE";
+    let foreign: [&str; 6] = [
+        exempt.as_str(),
+        "owner",
+        "aws:cloudformation:stack-name",
+        "access-key-remediator:statex",
+        "access-key-remediator:state:extra",
+        "Access-Key-Remediator:State",
+    ];
+    // Each action: the operator and values it must be conditioned with exactly, and the
+    // requests (the tag keys named) IAM must let through.
+    let expected = [
+        (
+            "iam:TagUser",
+            "ForAllValues:StringEquals",
+            vec![STATE_TAG],
+            vec![vec![STATE_TAG]],
+        ),
+        (
+            "iam:UntagUser",
+            "ForAllValues:StringLike",
+            vec![STATE_TAG, LEGACY_TAGS],
+            vec![
+                vec![STATE_TAG],
+                vec![legacy],
+                vec![STATE_TAG, legacy, "access-key-remediator:deactivated:AKIA2"],
+            ],
+        ),
+    ];
     let statements = all_statements();
-    for action in ["iam:TagUser", "iam:UntagUser"] {
+    for (action, operator, values, permitted) in expected {
         let grants = granting(&statements, action);
         assert_eq!(grants.len(), 2, "{action}: once per template");
         for (template, statement) in grants {
+            assert_eq!(statement.actions, [action], "{template}: {action} alone");
             let condition = &statement.condition;
-            let patterns: Vec<&str> = match &condition["ForAllValues:StringLike"]["aws:TagKeys"] {
-                Value::String(s) => vec![s.as_str()],
-                Value::Sequence(items) => items.iter().map(|v| v.as_str().unwrap()).collect(),
-                other => panic!("{template}: {action} has no aws:TagKeys condition: {other:?}"),
-            };
-            assert_eq!(patterns, [MARKER_TAGS], "{template}: {action}");
-            for pattern in &patterns {
-                assert!(pattern.starts_with("access-key-remediator:"), "{pattern}");
-                // Only a trailing "*": the literal part before it is then exactly what a
-                // key must start with.
-                let literal = pattern.strip_suffix('*').unwrap();
-                assert!(!literal.contains(['*', '?']), "{pattern}");
-                for foreign in [
-                    "access-key-remediator:exempt",
-                    "owner",
-                    "aws:cloudformation:stack-name",
-                ] {
-                    assert!(
-                        !foreign.starts_with(literal),
-                        "{template}: {action} may write {foreign}"
-                    );
-                }
-            }
+            let operators: BTreeSet<&str> = condition
+                .as_mapping()
+                .unwrap_or_else(|| panic!("{template}: {action} is unconditioned"))
+                .keys()
+                .map(|k| k.as_str().unwrap())
+                .collect();
+            assert_eq!(
+                operators,
+                BTreeSet::from([operator, "Null"]),
+                "{template}: {action}"
+            );
+            assert_eq!(
+                tag_key_values(condition, operator),
+                values,
+                "{template}: {action}"
+            );
             // ForAllValues is vacuously true on an empty set of keys; the Null check makes a
             // request name at least one key.
             assert_eq!(
@@ -207,17 +338,25 @@ fn tag_writes_are_conditioned_to_the_marker_prefix_and_to_a_non_empty_key_set() 
                 Some("false"),
                 "{template}: {action} lacks the Null check"
             );
-            let operators: BTreeSet<&str> = condition
-                .as_mapping()
-                .unwrap()
-                .keys()
-                .map(|k| k.as_str().unwrap())
-                .collect();
-            assert_eq!(
-                operators,
-                BTreeSet::from(["ForAllValues:StringLike", "Null"]),
-                "{template}: {action}"
-            );
+            for keys in &permitted {
+                assert!(
+                    condition_permits(condition, keys),
+                    "{template}: {action} refuses {keys:?}"
+                );
+            }
+            let mut refused: Vec<Vec<&str>> = vec![vec![]];
+            refused.extend(foreign.iter().map(|f| vec![*f]));
+            refused.extend(foreign.iter().map(|f| vec![STATE_TAG, *f]));
+            if action == "iam:TagUser" {
+                // The function writes only the state tag, never a per-key tag again.
+                refused.push(vec![legacy]);
+            }
+            for keys in &refused {
+                assert!(
+                    !condition_permits(condition, keys),
+                    "{template}: {action} lets through {keys:?}"
+                );
+            }
         }
     }
 }
@@ -242,7 +381,8 @@ fn assume_role_is_granted_only_on_the_member_role_name_and_only_when_one_is_set(
 
 #[test]
 fn the_member_role_grants_what_the_central_role_grants_on_iam_and_config_and_nothing_else() {
-    let grants = |name| -> BTreeSet<(String, Vec<String>, Vec<String>, String)> {
+    type Grant = (String, Option<String>, Vec<String>, Vec<String>, String);
+    let grants = |name| -> BTreeSet<Grant> {
         role_statements(&Template::load(name))
             .into_iter()
             .filter(|s| {
@@ -250,7 +390,10 @@ fn the_member_role_grants_what_the_central_role_grants_on_iam_and_config_and_not
                     .iter()
                     .all(|a| a.starts_with("iam:") || a.starts_with("config:"))
             })
-            .map(|s| (s.sid, s.actions, s.resources, format!("{:?}", s.condition)))
+            .map(|s| {
+                let condition = format!("{:?}", s.condition);
+                (s.sid, s.only_if, s.actions, s.resources, condition)
+            })
             .collect()
     };
     let central = grants("template.yaml");
@@ -262,6 +405,18 @@ fn the_member_role_grants_what_the_central_role_grants_on_iam_and_config_and_not
         .filter(|s| s.owner == "MemberRole")
         .collect();
     assert_eq!(member_roles.len(), central.len(), "{member_roles:#?}");
+
+    // The grants are under conditions of the same names; they must also mean the same.
+    let (central, member) = (
+        Template::load("template.yaml"),
+        Template::load("member-account.yaml"),
+    );
+    for condition in MODE_CONDITIONS {
+        assert_eq!(
+            member.root["Conditions"][condition], central.root["Conditions"][condition],
+            "{condition}"
+        );
+    }
 }
 
 #[test]
@@ -288,6 +443,305 @@ fn the_member_role_trusts_only_the_central_function_role_with_an_optional_extern
         "!Ref MemberRoleExternalId"
     );
     assert!(is_no_value(&branches[2]));
+}
+
+/// Account ids and the central stack's outputs, to deploy member-account.yaml with on paper.
+const CENTRAL_ACCOUNT: &str = "111111111111";
+const MEMBER_ACCOUNT: &str = "222222222222";
+const CENTRAL_ROLE_ARN: &str =
+    "arn:aws:iam::111111111111:role/access-key-remediator-RemediatorRole-EXAMPLE";
+const CENTRAL_BUS_ARN: &str = "arn:aws:events:us-east-1:111111111111:event-bus/default";
+
+const MODES: [Mode; 3] = [Mode::Report, Mode::Deactivate, Mode::Delete];
+
+/// The IAM writes the function makes in each mode: exactly what its role may permit.
+/// Deactivate tags (the grace clock) and untags (a clock gone stale, a first-format tag
+/// folded into the state tag) as well as deactivating.
+fn writes_of(mode: Mode) -> BTreeSet<&'static str> {
+    match mode {
+        Mode::Report => BTreeSet::new(),
+        Mode::Deactivate => BTreeSet::from(["iam:UpdateAccessKey", "iam:TagUser", "iam:UntagUser"]),
+        Mode::Delete => BTreeSet::from(IAM_WRITES),
+    }
+}
+
+/// The role each template gives the function: the central one, and the one it assumes in a
+/// member account.
+fn function_role(template: &str) -> &'static str {
+    match template {
+        "template.yaml" => "RemediatorRole",
+        "member-account.yaml" => "MemberRole",
+        other => panic!("{other}"),
+    }
+}
+
+/// The parameter sets each template is deployed with, besides RemediationMode: the defaults,
+/// and every optional feature on, so that the mode alone is seen to decide the writes. The
+/// member stack is deployed in a member account.
+fn parameter_sets(template: &str) -> Vec<Vec<(&'static str, &'static str)>> {
+    match template {
+        "template.yaml" => {
+            let defaults = vec![("AWS::AccountId", CENTRAL_ACCOUNT)];
+            let mut everything = defaults.clone();
+            everything.extend([
+                ("CreateConfigRule", "true"),
+                ("MaxAccessKeyAge", "90"),
+                ("NotificationEmail", "security@example.com"),
+                ("OrganizationId", "o-a1b2c3d4e5"),
+                ("MemberRoleName", "access-key-remediator-member"),
+                ("MemberRoleExternalId", "example-external-id"),
+                ("SweepAccounts", "111111111111,222222222222"),
+            ]);
+            vec![defaults, everything]
+        }
+        "member-account.yaml" => {
+            let defaults = vec![
+                ("AWS::AccountId", MEMBER_ACCOUNT),
+                ("CentralFunctionRoleArn", CENTRAL_ROLE_ARN),
+                ("CentralEventBusArn", CENTRAL_BUS_ARN),
+            ];
+            let mut everything = defaults.clone();
+            everything.push(("MemberRoleExternalId", "example-external-id"));
+            vec![defaults, everything]
+        }
+        other => panic!("{other}"),
+    }
+}
+
+/// The IAM and Config actions each role of a deployment permits, by role.
+fn iam_grants_by_role(
+    template: &Template,
+    parameters: &[(&str, &str)],
+) -> BTreeMap<String, BTreeSet<String>> {
+    let deployment = template.deploy(parameters);
+    let mut by_role: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for statement in deployment.role_statements() {
+        assert_eq!(statement.only_if, None, "deployed, no !If is left");
+        for action in statement.actions {
+            if action.starts_with("iam:") || action.starts_with("config:") {
+                by_role
+                    .entry(statement.owner.clone())
+                    .or_default()
+                    .insert(action);
+            }
+        }
+    }
+    by_role
+}
+
+/// The IAM writes the function's role permits with RemediationMode `mode` (and `parameters`);
+/// asserts along the way that no other role grants IAM or Config calls and that every read
+/// stays.
+fn permitted_writes(
+    template_name: &'static str,
+    mode: Mode,
+    parameters: &[(&str, &str)],
+) -> Vec<&'static str> {
+    let template = Template::load(template_name);
+    let mut given = parameters.to_vec();
+    given.push(("RemediationMode", mode.as_str()));
+    let by_role = iam_grants_by_role(&template, &given);
+    let role = function_role(template_name);
+    assert_eq!(
+        by_role.keys().collect::<Vec<_>>(),
+        [role],
+        "{template_name} {}: only the function's role has IAM grants",
+        mode.as_str()
+    );
+    let granted = &by_role[role];
+    let reads: BTreeSet<String> = KEY_READS
+        .iter()
+        .chain(&ACCOUNT_WIDE_READS)
+        .map(|a| (*a).to_owned())
+        .collect();
+    assert!(
+        granted.is_superset(&reads),
+        "{template_name} {}: reads missing: {:?}",
+        mode.as_str(),
+        reads.difference(granted).collect::<Vec<_>>()
+    );
+    let writes: Vec<&'static str> = IAM_WRITES
+        .into_iter()
+        .filter(|w| granted.contains(*w))
+        .collect();
+    let rest: Vec<&String> = granted
+        .iter()
+        .filter(|a| !reads.contains(*a) && !IAM_WRITES.contains(&a.as_str()))
+        .collect();
+    assert!(rest.is_empty(), "{template_name}: unclassified {rest:?}");
+    writes
+}
+
+fn listed(writes: &[&str]) -> String {
+    if writes.is_empty() {
+        return "none".to_owned();
+    }
+    let names: Vec<&str> = writes
+        .iter()
+        .map(|w| w.trim_start_matches("iam:"))
+        .collect();
+    names.join(", ")
+}
+
+#[test]
+fn iam_enforces_the_mode_each_role_permits_exactly_the_writes_of_its_mode() {
+    let mut table = String::from(
+        "IAM writes each mode's role permits (template.yaml: RemediatorRole; \
+         member-account.yaml: MemberRole, its own RemediationMode)\n\
+         | RemediationMode | template.yaml | member-account.yaml |\n|---|---|---|\n",
+    );
+    for mode in MODES {
+        let mut row = Vec::new();
+        for template in TEMPLATES {
+            let mut seen = BTreeSet::new();
+            for parameters in parameter_sets(template) {
+                let writes = permitted_writes(template, mode, &parameters);
+                assert_eq!(
+                    writes.iter().copied().collect::<BTreeSet<_>>(),
+                    writes_of(mode),
+                    "{template} in {} mode with {parameters:?}",
+                    mode.as_str()
+                );
+                seen.insert(listed(&writes));
+            }
+            assert_eq!(
+                seen.len(),
+                1,
+                "{template}: the other parameters change {seen:?}"
+            );
+            row.push(seen.pop_first().unwrap());
+        }
+        table.push_str(&format!(
+            "| {} | {} | {} |\n",
+            mode.as_str(),
+            row[0],
+            row[1]
+        ));
+    }
+    println!("{table}");
+}
+
+#[test]
+fn both_templates_take_the_functions_modes_and_default_to_report() {
+    let modes: Vec<&str> = MODES.iter().map(|m| m.as_str()).collect();
+    let central = Template::load("template.yaml");
+    for name in TEMPLATES {
+        let template = Template::load(name);
+        let parameter = template.parameter("RemediationMode");
+        assert_eq!(parameter["Type"].as_str(), Some("String"), "{name}");
+        let allowed: Vec<&str> = parameter["AllowedValues"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{name}: RemediationMode has no AllowedValues"))
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(allowed, modes, "{name}");
+        // The member stack defaults to what the central stack deploys by default.
+        assert_eq!(
+            template.default_of("RemediationMode"),
+            central.default_of("RemediationMode"),
+            "{name}"
+        );
+    }
+    assert_eq!(central.default_of("RemediationMode"), "report");
+}
+
+#[test]
+fn no_grant_escapes_the_role_policies_read_here() {
+    // The per-mode reading sees the roles' inline policies only: no other policy resource,
+    // no managed policy (checked by role_statements on deploy), no SAM-generated one.
+    for name in TEMPLATES {
+        let template = Template::load(name);
+        for (id, resource) in template.resources() {
+            let kind = resource["Type"].as_str().unwrap();
+            assert!(
+                !kind.starts_with("AWS::IAM::") || kind == "AWS::IAM::Role",
+                "{name} {id}: {kind}"
+            );
+            if kind == "AWS::Serverless::Function" {
+                assert!(
+                    resource["Properties"]["Policies"].is_null(),
+                    "{name} {id}: SAM policies"
+                );
+                assert!(
+                    !resource["Properties"]["Role"].is_null(),
+                    "{name} {id}: no Role"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn in_the_central_account_the_member_stack_creates_no_role_in_any_mode() {
+    let member = Template::load("member-account.yaml");
+    for mode in MODES {
+        let deployment = member.deploy(&[
+            ("AWS::AccountId", CENTRAL_ACCOUNT),
+            ("CentralFunctionRoleArn", CENTRAL_ROLE_ARN),
+            ("CentralEventBusArn", CENTRAL_BUS_ARN),
+            ("RemediationMode", mode.as_str()),
+        ]);
+        assert!(deployment.condition("IsCentralAccount"));
+        let created: Vec<String> = deployment
+            .resources()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(
+            created,
+            ["NothingToDoInTheCentralAccount"],
+            "{}",
+            mode.as_str()
+        );
+        assert!(deployment.role_statements().is_empty());
+    }
+}
+
+#[test]
+fn the_member_stacks_mode_is_the_ceiling_of_what_the_central_function_does_there() {
+    // In a member account the function acts with the member role's grants only: it attempts
+    // the writes of the central mode, and IAM lets through those the member mode permits.
+    // The rest are refused (AccessDenied: the key is reported failed).
+    let member_defaults = &parameter_sets("member-account.yaml")[0];
+    let rank = |mode: Mode| MODES.iter().position(|m| *m == mode).unwrap();
+    let mut table = String::from(
+        "IAM writes that happen in a member account (refused: attempted, denied by the member \
+         role)\n| central mode | member mode | written | refused |\n|---|---|---|---|\n",
+    );
+    for central in MODES {
+        for member in MODES {
+            let permits: BTreeSet<&str> =
+                permitted_writes("member-account.yaml", member, member_defaults)
+                    .into_iter()
+                    .collect();
+            let attempts = writes_of(central);
+            let written: Vec<&str> = IAM_WRITES
+                .into_iter()
+                .filter(|w| attempts.contains(w) && permits.contains(w))
+                .collect();
+            let refused: Vec<&str> = IAM_WRITES
+                .into_iter()
+                .filter(|w| attempts.contains(w) && !permits.contains(w))
+                .collect();
+            let lower = MODES[rank(central).min(rank(member))];
+            assert_eq!(
+                written.iter().copied().collect::<BTreeSet<_>>(),
+                writes_of(lower),
+                "central {}, member {}",
+                central.as_str(),
+                member.as_str()
+            );
+            table.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                central.as_str(),
+                member.as_str(),
+                listed(&written),
+                listed(&refused)
+            ));
+        }
+    }
+    println!("{table}");
 }
 
 /// The rules that route Config compliance changes, the central one and the member accounts'

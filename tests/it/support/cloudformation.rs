@@ -1,7 +1,9 @@
 //! The stack's CloudFormation templates read as data, short-form intrinsics (`!Sub`, `!If`,
-//! `!Ref`, …) included, and the real matchers (tests/emulator/filters.py) their filters are
-//! evaluated with.
+//! `!Ref`, …) included; a template deployed with given parameter values (its Conditions
+//! resolved, `!If` and `AWS::NoValue` applied); and the real matchers
+//! (tests/emulator/filters.py) their filters are evaluated with.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -220,6 +222,274 @@ fn collect_statement(owner: &str, item: &Value, only_if: Option<String>, out: &m
             .collect(),
         condition: item["Condition"].clone(),
     });
+}
+
+/// A template as CloudFormation would deploy it with some parameter values: every Condition
+/// resolved, and values read with `!If` taken and `!Ref AWS::NoValue` left out.
+pub struct Deployment<'t> {
+    pub template: &'t Template,
+    /// What `!Ref` gives: the parameters (given, else their defaults) and the pseudo
+    /// parameters given (`AWS::AccountId`).
+    values: BTreeMap<String, String>,
+    pub conditions: BTreeMap<String, bool>,
+}
+
+impl Template {
+    /// Deploys (on paper) with these values for parameters and pseudo parameters
+    /// (`("AWS::AccountId", "111111111111")`); every other parameter takes its default. A
+    /// value outside a parameter's AllowedValues, an unknown parameter, or one that has no
+    /// default and is not given, is a test bug and panics, as CloudFormation would refuse it.
+    pub fn deploy(&self, given: &[(&str, &str)]) -> Deployment<'_> {
+        let mut values = BTreeMap::new();
+        for (name, value) in given {
+            if !name.starts_with("AWS::") {
+                let allowed = &self.parameter(name)["AllowedValues"];
+                if let Value::Sequence(allowed) = allowed {
+                    assert!(
+                        allowed
+                            .iter()
+                            .any(|a| scalar_text(a).as_deref() == Some(*value)),
+                        "{}: {name}={value} is not among {allowed:?}",
+                        self.name
+                    );
+                }
+            }
+            values.insert((*name).to_owned(), (*value).to_owned());
+        }
+        for (name, parameter) in self.root["Parameters"].as_mapping().into_iter().flatten() {
+            let name = name.as_str().unwrap();
+            if !values.contains_key(name) && !parameter["Default"].is_null() {
+                values.insert(name.to_owned(), self.default_of(name));
+            }
+        }
+        let mut deployment = Deployment {
+            template: self,
+            values,
+            conditions: BTreeMap::new(),
+        };
+        let mut resolving = BTreeSet::new();
+        for name in self.condition_names() {
+            deployment.resolve_condition(&name, &mut resolving);
+        }
+        deployment
+    }
+
+    fn condition_names(&self) -> Vec<String> {
+        self.root["Conditions"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .map(|(name, _)| name.as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+impl Deployment<'_> {
+    /// Whether the named Condition holds.
+    pub fn condition(&self, name: &str) -> bool {
+        *self
+            .conditions
+            .get(name)
+            .unwrap_or_else(|| panic!("{}: no condition {name}", self.template.name))
+    }
+
+    /// `value` as deployed: every `!If` replaced by the branch its condition picks, and what
+    /// is `!Ref AWS::NoValue` left out (`None` when `value` itself is). Other intrinsics stay
+    /// as written, their arguments resolved the same way.
+    pub fn resolve(&self, value: &Value) -> Option<Value> {
+        if is_no_value(value) {
+            return None;
+        }
+        if let Some(("If", Value::Sequence(branches))) = intrinsic(value) {
+            assert_eq!(
+                branches.len(),
+                3,
+                "{}: !If {branches:?}",
+                self.template.name
+            );
+            let name = branches[0].as_str().expect("!If names a condition");
+            let taken = if self.condition(name) { 1 } else { 2 };
+            return self.resolve(&branches[taken]);
+        }
+        Some(match value {
+            Value::Sequence(items) => {
+                Value::Sequence(items.iter().filter_map(|v| self.resolve(v)).collect())
+            }
+            Value::Mapping(map) => Value::Mapping(
+                map.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), self.resolve(v)?)))
+                    .collect(),
+            ),
+            Value::Tagged(tagged) => Value::Tagged(Box::new(yaml_serde::value::TaggedValue {
+                tag: tagged.tag.clone(),
+                value: self
+                    .resolve(&tagged.value)
+                    .unwrap_or_else(|| panic!("{}: {value:?}", self.template.name)),
+            })),
+            scalar => scalar.clone(),
+        })
+    }
+
+    /// The resources this deployment creates (their Condition holds), resolved, in file order.
+    pub fn resources(&self) -> Vec<(String, Value)> {
+        self.template
+            .resources()
+            .into_iter()
+            .filter(|(_, resource)| match &resource["Condition"] {
+                Value::Null => true,
+                Value::String(name) => self.condition(name),
+                other => panic!("{}: Condition {other:?}", self.template.name),
+            })
+            .map(|(id, resource)| (id, self.resolve(resource).unwrap()))
+            .collect()
+    }
+
+    /// Every identity-policy statement of every AWS::IAM::Role this deployment creates, as
+    /// deployed (so none has `only_if`). A role with managed policies is refused: what they
+    /// grant cannot be read here.
+    pub fn role_statements(&self) -> Vec<Statement> {
+        let mut statements = Vec::new();
+        for (owner, role) in self.resources() {
+            if role["Type"].as_str() != Some("AWS::IAM::Role") {
+                continue;
+            }
+            assert!(
+                role["Properties"]["ManagedPolicyArns"].is_null(),
+                "{} {owner}: managed policies grant what this reading cannot see",
+                self.template.name
+            );
+            for policy in one_or_many(&role["Properties"]["Policies"]) {
+                for item in one_or_many(&policy["PolicyDocument"]["Statement"]) {
+                    collect_statement(&owner, item, None, &mut statements);
+                }
+            }
+        }
+        statements
+    }
+
+    fn resolve_condition(&mut self, name: &str, resolving: &mut BTreeSet<String>) -> bool {
+        if let Some(known) = self.conditions.get(name) {
+            return *known;
+        }
+        assert!(
+            resolving.insert(name.to_owned()),
+            "{}: condition {name} depends on itself",
+            self.template.name
+        );
+        let definition = &self.template.root["Conditions"][name];
+        assert!(
+            !definition.is_null(),
+            "{}: no condition {name}",
+            self.template.name
+        );
+        let holds = self.evaluate_condition(definition, resolving);
+        resolving.remove(name);
+        self.conditions.insert(name.to_owned(), holds);
+        holds
+    }
+
+    /// `Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or` and `Condition`, as CloudFormation
+    /// evaluates them.
+    fn evaluate_condition(&mut self, value: &Value, resolving: &mut BTreeSet<String>) -> bool {
+        let name = self.template.name;
+        match intrinsic(value) {
+            Some(("Equals", Value::Sequence(sides))) if sides.len() == 2 => {
+                self.evaluate(&sides[0]) == self.evaluate(&sides[1])
+            }
+            Some(("Not", Value::Sequence(inner))) if inner.len() == 1 => {
+                !self.evaluate_condition(&inner[0], resolving)
+            }
+            Some((operator @ ("And" | "Or"), Value::Sequence(terms))) => {
+                assert!(
+                    (2..=10).contains(&terms.len()),
+                    "{name}: Fn::{operator} takes 2 to 10 conditions: {terms:?}"
+                );
+                let results: Vec<bool> = terms
+                    .iter()
+                    .map(|term| self.evaluate_condition(term, resolving))
+                    .collect();
+                if operator == "And" {
+                    results.iter().all(|r| *r)
+                } else {
+                    results.iter().any(|r| *r)
+                }
+            }
+            Some(("Condition", Value::String(other))) => self.resolve_condition(other, resolving),
+            _ => panic!("{name}: not a condition function: {value:?}"),
+        }
+    }
+
+    /// A value as CloudFormation computes it for a condition: a string, or a list for a
+    /// CommaDelimitedList or a `!Split`. `!Ref`, `!Select`, `!Split` and `!Join`; anything
+    /// else is a test bug and panics.
+    pub fn evaluate(&self, value: &Value) -> Json {
+        let name = self.template.name;
+        if let Some(text) = scalar_text(value) {
+            return Json::String(text);
+        }
+        match (value, intrinsic(value)) {
+            (Value::Sequence(items), _) => {
+                Json::Array(items.iter().map(|v| self.evaluate(v)).collect())
+            }
+            (_, Some(("Ref", Value::String(reference)))) => {
+                let text = self.values.get(reference).unwrap_or_else(|| {
+                    panic!("{name}: !Ref {reference} has no value (give it to deploy)")
+                });
+                let list = !reference.starts_with("AWS::")
+                    && self.template.parameter(reference)["Type"].as_str()
+                        == Some("CommaDelimitedList");
+                if list {
+                    Json::Array(text.split(',').map(|s| Json::from(s.trim())).collect())
+                } else {
+                    Json::String(text.clone())
+                }
+            }
+            (_, Some(("Select", Value::Sequence(args)))) if args.len() == 2 => {
+                let index: usize = match self.evaluate(&args[0]) {
+                    Json::String(s) => s.parse().unwrap(),
+                    other => panic!("{name}: !Select index {other}"),
+                };
+                match self.evaluate(&args[1]) {
+                    Json::Array(items) => items
+                        .get(index)
+                        .cloned()
+                        .unwrap_or_else(|| panic!("{name}: !Select {index} of {items:?}")),
+                    other => panic!("{name}: !Select from {other}"),
+                }
+            }
+            (_, Some(("Split", Value::Sequence(args)))) if args.len() == 2 => {
+                match (self.evaluate(&args[0]), self.evaluate(&args[1])) {
+                    (Json::String(delimiter), Json::String(text)) => {
+                        text.split(delimiter.as_str()).map(Json::from).collect()
+                    }
+                    other => panic!("{name}: !Split {other:?}"),
+                }
+            }
+            (_, Some(("Join", Value::Sequence(args)))) if args.len() == 2 => {
+                match (self.evaluate(&args[0]), self.evaluate(&args[1])) {
+                    (Json::String(delimiter), Json::Array(items)) => Json::String(
+                        items
+                            .iter()
+                            .map(|i| i.as_str().unwrap().to_owned())
+                            .collect::<Vec<_>>()
+                            .join(&delimiter),
+                    ),
+                    other => panic!("{name}: !Join {other:?}"),
+                }
+            }
+            _ => panic!("{name}: cannot evaluate {value:?}"),
+        }
+    }
+}
+
+/// A YAML scalar as the string CloudFormation sees.
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 /// Runs tests/emulator/filters.py `command` on `request` and returns its JSON answer.
