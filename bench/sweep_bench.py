@@ -286,6 +286,8 @@ def base_env():
         AWS_SECRET_ACCESS_KEY="bench",
         AWS_REGION="us-east-1",
         AWS_DEFAULT_REGION="us-east-1",
+        # cargo lambda watch invokes with a placeholder ARN: say which account is ours.
+        AWS_ACCOUNT_ID="123456789012",
         AWS_EC2_METADATA_DISABLED="true",
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,

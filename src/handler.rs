@@ -53,11 +53,7 @@ pub async fn handle<I: IamDirectory + IamWrites, C: UserInventory>(
     event: LambdaEvent<Value>,
 ) -> Result<Report, HandlerError> {
     let deadline = deadline_of(&event.context);
-    let function_arn = &event.context.invoked_function_arn;
-    let home = HomeAccount::from_function_arn(function_arn);
-    if home.is_none() {
-        warn!(%function_arn, "the invoked ARN is not a Lambda function ARN; events naming an account are refused");
-    }
+    let home = home_account(remediator, &event.context.invoked_function_arn);
     let outcome = match triggers::classify(event.payload, &remediator.settings.rule_names) {
         Ok(work) => remediator
             .run(work, deadline, home)
@@ -79,6 +75,22 @@ pub async fn handle<I: IamDirectory + IamWrites, C: UserInventory>(
         None => Ok(report.capped(Report::MAX_BYTES)),
         Some(failure) => Err(HandlerError::from(failure)).inspect_err(log_failure),
     }
+}
+
+/// The function's own account: from the ARN Lambda invokes it under, else (a local runtime)
+/// from AWS_ACCOUNT_ID; else unknown, and work naming an account is refused.
+fn home_account<I, C>(remediator: &Remediator<I, C>, function_arn: &str) -> Option<HomeAccount> {
+    let home = HomeAccount::from_function_arn(function_arn).or_else(|| {
+        let account_id = remediator.settings.local_account.clone()?;
+        Some(HomeAccount {
+            partition: "aws".to_owned(),
+            account_id,
+        })
+    });
+    if home.is_none() {
+        warn!(%function_arn, "the invoked ARN is not a Lambda function ARN and AWS_ACCOUNT_ID is unset; events naming an account are refused");
+    }
+    home
 }
 
 fn log_failure(error: &HandlerError) {

@@ -4,6 +4,7 @@
 
 use thiserror::Error;
 
+use crate::domain::ids::AccountId;
 use crate::domain::marker::{STATE_TAG_KEY, legacy_key_id};
 use crate::domain::policy::{Mode, Policy};
 
@@ -18,6 +19,10 @@ pub struct Settings {
     /// The role the function assumes to act in an account other than its own. Unset, it acts
     /// only in its own account and refuses events from any other.
     pub member_role: Option<MemberRole>,
+    /// The function's own account where no Lambda ARN says it (local runtimes such as
+    /// `cargo lambda watch` invoke with a placeholder ARN): AWS_ACCOUNT_ID, the SDKs' own
+    /// variable for it. Deployed, the invoked ARN decides and this is ignored.
+    pub local_account: Option<AccountId>,
 }
 
 /// Where the function reaches into member accounts: `arn:<partition>:iam::<account>:role/<name>`.
@@ -36,6 +41,7 @@ impl Default for Settings {
             rule_names: vec!["access-keys-rotated".to_owned()],
             sweep_concurrency: 8,
             member_role: None,
+            local_account: None,
         }
     }
 }
@@ -147,6 +153,9 @@ impl Settings {
             rule_names: rule_names.unwrap_or(defaults.rule_names),
             sweep_concurrency: sweep_concurrency.unwrap_or(defaults.sweep_concurrency),
             member_role: read_member_role(&env)?,
+            local_account: env.parsed("AWS_ACCOUNT_ID", |value| {
+                AccountId::parse(value).map_err(|error| error.to_string())
+            })?,
         })
     }
 }
@@ -274,6 +283,7 @@ mod tests {
             ("SWEEP_CONCURRENCY", "4"),
             ("MEMBER_ROLE_NAME", "AccessKeyRemediatorMember"),
             ("MEMBER_ROLE_EXTERNAL_ID", "org-7f3a"),
+            ("AWS_ACCOUNT_ID", "210987654321"),
         ])
         .unwrap();
         assert_eq!(
@@ -293,6 +303,7 @@ mod tests {
                     name: "AccessKeyRemediatorMember".into(),
                     external_id: Some("org-7f3a".into()),
                 }),
+                local_account: Some(AccountId::parse("210987654321").unwrap()),
             }
         );
     }
@@ -320,6 +331,7 @@ mod tests {
             ("MEMBER_ROLE_NAME", "role/with-slash"),
             ("MEMBER_ROLE_NAME", "arn:aws:iam::123456789012:role/x"),
             ("MEMBER_ROLE_EXTERNAL_ID", "orphan-without-a-role"),
+            ("AWS_ACCOUNT_ID", "12345"),
         ];
         for (variable, value) in cases {
             let error = settings_from(&[(variable, value)]).unwrap_err();

@@ -36,8 +36,8 @@ pub enum RemediationError {
     ForeignAccount { account: AccountId, home: AccountId },
     #[error(
         "the event is for account {account}, but the function's own account is unknown (its \
-         invoked ARN is not a Lambda function ARN), so it cannot tell whether {account} is its \
-         own; nothing was changed"
+         invoked ARN is not a Lambda function ARN, and AWS_ACCOUNT_ID is unset), so it cannot \
+         tell whether {account} is its own; nothing was changed"
     )]
     HomeUnknown { account: AccountId },
     /// Some calls failed after the SDK's retries; everything else was still carried out.

@@ -16,6 +16,7 @@ use access_key_remediator::aws::fake::{
     ErrorKind, FakeError, FakeIam, FakeInventory, Fault, TAGS_PER_USER, Write,
 };
 use access_key_remediator::domain::ids::AccessKeyId;
+use access_key_remediator::domain::ids::AccountId;
 use access_key_remediator::domain::marker::{LEGACY_MARKER_PREFIX, STATE_TAG_KEY, format_instant};
 use access_key_remediator::domain::policy::{Mode, Policy};
 use access_key_remediator::domain::user::KeyStatus;
@@ -2118,6 +2119,30 @@ async fn a_user_renamed_between_the_read_and_the_write_is_reported_under_the_new
 // ---------------------------------------------------------------------------------------------
 // Failing closed: an account the function cannot place is never acted in
 // ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_local_runtime_names_the_home_account_with_aws_account_id() {
+    // cargo lambda watch invokes with the placeholder ARN "function-arn".
+    let settings = Settings {
+        local_account: Some(AccountId::parse("123456789012").unwrap()),
+        ..Settings::default()
+    };
+    let account = Account::new(settings, over_age_active, Config::Current, &[]);
+    let mut context = Context::default();
+    context.invoked_function_arn = "function-arn".to_owned();
+
+    let report = handle(
+        &account.remediator,
+        LambdaEvent::new(alice_event(), context),
+    )
+    .await
+    .expect("acted in the account AWS_ACCOUNT_ID names");
+
+    let actions: Vec<(&str, Action)> = keys_of(&report)
+        .map(|key| (key.access_key_id.as_str(), key.action))
+        .collect();
+    assert_eq!(actions, [(OLD_KEY, Action::Deactivated)]);
+}
 
 #[tokio::test]
 async fn an_event_naming_an_account_is_refused_when_the_invoked_arn_names_none() {

@@ -831,6 +831,8 @@ fn variables_settings_reads() -> BTreeSet<String> {
         .skip(1)
         .step_by(2)
         .filter(|s| s.contains('_') && s.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        // The SDKs' own variables (AWS_ACCOUNT_ID, for local runtimes) are not the stack's.
+        .filter(|s| !s.starts_with("AWS_"))
         .map(str::to_owned)
         .collect()
 }
