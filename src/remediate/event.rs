@@ -29,22 +29,12 @@ impl<I: IamDirectory + IamWrites, C: UserInventory> Remediator<I, C> {
             ))
         };
         info!(user_id = %target.user_id, rule = %target.rule_name, "remediating");
-        let Some(user) = resolve(at, &target.user_id).await? else {
+        let Some(mut user) = resolve(at, &target.user_id).await? else {
             return Ok(gone(Some(target.account)));
         };
         let now = OffsetDateTime::now_utc();
         let budget = Budget::new(self.settings.policy.max_actions_per_invocation);
-        let read_error = |user_name: &str| {
-            let user_name = user_name.to_owned();
-            move |source| RemediationError::Read { user_name, source }
-        };
-        let policy = &self.settings.policy;
-        let mut user = user;
-        let named = |user: &IamUser| (user.user_name.clone(), user.user_id.clone());
-        let (name, id) = named(&user);
-        let mut remediated = remediate_user(at, policy, (&name, Some(&id)), now, &budget)
-            .await
-            .map_err(read_error(&name))?;
+        let mut remediated = self.pass(at, &user, now, &budget).await?;
         // Renamed since it was resolved, before the read or before a write: find the user by
         // UserId once more, and remediate under the new name. Deleted: the report says so.
         if remediated.as_ref().is_none_or(|done| done.user_gone)
@@ -53,10 +43,7 @@ impl<I: IamDirectory + IamWrites, C: UserInventory> Remediator<I, C> {
         {
             info!(user_id = %target.user_id, from = %user.user_name, to = %renamed.user_name, "user renamed; remediating under the new name");
             user = renamed;
-            let (name, id) = named(&user);
-            remediated = remediate_user(at, policy, (&name, Some(&id)), now, &budget)
-                .await
-                .map_err(read_error(&name))?;
+            remediated = self.pass(at, &user, now, &budget).await?;
         }
         let Some(Remediated {
             mut report,
@@ -69,5 +56,22 @@ impl<I: IamDirectory + IamWrites, C: UserInventory> Remediator<I, C> {
         report.user_id = Some(user.user_id);
         let report = Report::new(Trigger::Event, mode, Some(target.account), vec![report]);
         Ok(Outcome::with_failed_calls(report, failures))
+    }
+
+    /// One pass of the user, as resolved, through the stages.
+    async fn pass(
+        &self,
+        at: &AccountClients<I, C>,
+        user: &IamUser,
+        now: OffsetDateTime,
+        budget: &Budget,
+    ) -> Result<Option<Remediated>, RemediationError> {
+        let named = (user.user_name.as_str(), Some(&user.user_id));
+        remediate_user(at, &self.settings.policy, named, now, budget)
+            .await
+            .map_err(|source| RemediationError::Read {
+                user_name: user.user_name.clone(),
+                source,
+            })
     }
 }
