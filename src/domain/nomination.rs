@@ -74,7 +74,8 @@ pub struct Nominee {
     pub overdue: Overdue,
 }
 
-/// Compares by user name alone: `assert_eq!(nominees, ["alice"])`.
+/// Compares by user name alone, for the tests' `assert_eq!(nominees, ["alice"])`.
+#[cfg(test)]
 impl PartialEq<&str> for Nominee {
     fn eq(&self, user_name: &&str) -> bool {
         self.user_name == *user_name
