@@ -70,6 +70,7 @@ soak: soak-properties soak-faults soak-concurrency
 soak-properties:
 	PROPTEST_CASES=100000 cargo test --release --test properties policy::
 	PROPTEST_CASES=1000000 cargo test --release --test properties intake::
+	PROPTEST_CASES=100000 cargo test --release --test properties unused_key::
 
 soak-faults: venv
 	FAULT_SEEDS=$(FAULT_SEEDS) FAULT_LANES=$(FAULT_LANES) \
@@ -129,7 +130,7 @@ demo: venv build
 	tests/emulator/demo.sh $(BOOTSTRAP)
 
 emulator: venv
-	$(PYTHON) tests/emulator/emulator.py --port $(EMULATOR_PORT) --seed tests/emulator/demo-account.json
+	$(PYTHON) tests/emulator/emulator.py --port $(EMULATOR_PORT) --seed tests/emulator/demo-account.json --seed tests/emulator/demo-triggers.json
 
 invoke: venv
 	cargo lambda invoke $(FUNCTION) --data-file $(EVENT)

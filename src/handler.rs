@@ -9,7 +9,7 @@ use thiserror::Error;
 use tracing::warn;
 
 use crate::aws::accounts::HomeAccount;
-use crate::aws::{IamDirectory, IamWrites, UserInventory};
+use crate::aws::{Config, Findings, Iam};
 use crate::remediate::Remediator;
 use crate::remediate::outcome::{Outcome, RemediationError, error_chain};
 use crate::report::Report;
@@ -38,6 +38,8 @@ impl From<HandlerError> for Diagnostic {
                 RemediationError::ForeignAccount { .. } => "AccountNotConfigured",
                 RemediationError::HomeUnknown { .. } => "HomeAccountUnknown",
                 RemediationError::Accounts { .. } => "AccountSweepFailed",
+                RemediationError::AnalyzerFinding { .. } => "ReadFindingFailed",
+                RemediationError::FindingUpdate { .. } => "FindingUpdateFailed",
             },
         };
         Diagnostic {
@@ -48,13 +50,13 @@ impl From<HandlerError> for Diagnostic {
 }
 
 /// Handles one invocation. Tests call it directly with `Context::default()`.
-pub async fn handle<I: IamDirectory + IamWrites, C: UserInventory>(
-    remediator: &Remediator<I, C>,
+pub async fn handle<I: Iam, C: Config, F: Findings>(
+    remediator: &Remediator<I, C, F>,
     event: LambdaEvent<Value>,
 ) -> Result<Report, HandlerError> {
     let deadline = deadline_of(&event.context);
     let home = home_account(remediator, &event.context.invoked_function_arn);
-    let outcome = match triggers::classify(event.payload, &remediator.settings.rule_names) {
+    let outcome = match triggers::classify(event.payload) {
         Ok(work) => remediator
             .run(work, deadline, home)
             .await
@@ -79,7 +81,10 @@ pub async fn handle<I: IamDirectory + IamWrites, C: UserInventory>(
 
 /// The function's own account: from the ARN Lambda invokes it under, else (a local runtime)
 /// from AWS_ACCOUNT_ID; else unknown, and work naming an account is refused.
-fn home_account<I, C>(remediator: &Remediator<I, C>, function_arn: &str) -> Option<HomeAccount> {
+fn home_account<I, C, F>(
+    remediator: &Remediator<I, C, F>,
+    function_arn: &str,
+) -> Option<HomeAccount> {
     let home = HomeAccount::from_function_arn(function_arn).or_else(|| {
         let account_id = remediator.settings.local_account.clone()?;
         Some(HomeAccount {

@@ -7,13 +7,15 @@ use thiserror::Error;
 use crate::domain::ids::AccountId;
 use crate::domain::marker::{STATE_TAG_KEY, legacy_key_id};
 use crate::domain::policy::{Mode, Policy};
+use crate::domain::rules::RulePattern;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// What the pure policy needs: limits, grace period, mode, exemption tag, action cap.
     pub policy: Policy,
-    /// Config rules whose NON_COMPLIANT events we act on.
-    pub rule_names: Vec<String>,
+    /// Custom Config rules whose NON_COMPLIANT events we act on, besides the AWS-managed
+    /// ACCESS_KEYS_ROTATED, which is recognised under any name. Each may hold `*` wildcards.
+    pub rule_names: Vec<RulePattern>,
     /// How many users a sweep remediates at once.
     pub sweep_concurrency: usize,
     /// The role the function assumes to act in an account other than its own. Unset, it acts
@@ -38,7 +40,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             policy: Policy::default(),
-            rule_names: vec!["access-keys-rotated".to_owned()],
+            rule_names: Vec::new(),
             sweep_concurrency: 8,
             member_role: None,
             local_account: None,
@@ -135,13 +137,16 @@ impl Settings {
         let defaults = Settings::default();
         let policy = read_policy(&env, defaults.policy)?;
         let rule_names = env.parsed("RULE_NAMES", |value| {
-            let names: Vec<String> = value.split(',').map(|n| n.trim().to_owned()).collect();
-            if names.iter().any(String::is_empty) {
-                return Err(
-                    "a comma-separated list of Config rule names with no empty entry".to_owned(),
-                );
+            if value.trim().is_empty() {
+                return Ok(Vec::new());
             }
-            Ok(names)
+            value
+                .split(',')
+                .map(|name| RulePattern::parse(name.trim()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|error| {
+                    format!("a comma-separated list of Config rule names or patterns: {error}")
+                })
         })?;
         let sweep_concurrency = env.whole_number(
             "SWEEP_CONCURRENCY",
@@ -276,7 +281,7 @@ mod tests {
             ("MAX_KEY_AGE_DAYS", "45"),
             ("DELETE_AFTER_INACTIVE_DAYS", "30"),
             ("REMEDIATION_MODE", "report"),
-            ("RULE_NAMES", "access-keys-rotated, my-org-keys-rotated"),
+            ("RULE_NAMES", "my-keys-rotated, my-org-*-keys"),
             ("EXEMPT_TAG_KEY", "security:exempt"),
             ("MAX_KEY_IDLE_DAYS", "60"),
             ("MAX_ACTIONS_PER_INVOCATION", "5"),
@@ -297,7 +302,10 @@ mod tests {
                     max_key_idle_days: Some(60),
                     max_actions_per_invocation: 5,
                 },
-                rule_names: vec!["access-keys-rotated".into(), "my-org-keys-rotated".into()],
+                rule_names: vec![
+                    RulePattern::parse("my-keys-rotated").unwrap(),
+                    RulePattern::parse("my-org-*-keys").unwrap(),
+                ],
                 sweep_concurrency: 4,
                 member_role: Some(MemberRole {
                     name: "AccessKeyRemediatorMember".into(),
@@ -320,6 +328,11 @@ mod tests {
             ("REMEDIATION_MODE", "DELETE"),
             ("REMEDIATION_MODE", "dry-run"),
             ("RULE_NAMES", "a,,b"),
+            ("RULE_NAMES", "rule with spaces"),
+            (
+                "RULE_NAMES",
+                "arn:aws:config:us-east-1:123456789012:config-rule/x",
+            ),
             ("EXEMPT_TAG_KEY", "aws:exempt"),
             ("EXEMPT_TAG_KEY", "access-key-remediator:state"),
             ("EXEMPT_TAG_KEY", "Access-Key-Remediator:Deactivated:exempt"),

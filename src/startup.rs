@@ -13,6 +13,7 @@ use aws_smithy_async::time::SharedTimeSource;
 use crate::aws::accounts::{AccountClients, MemberAccounts};
 use crate::aws::api_calls::ApiCallCounter;
 use crate::aws::config::AwsConfigInventory;
+use crate::aws::findings::AwsFindings;
 use crate::aws::iam::AwsIam;
 use crate::remediate::Remediator;
 use crate::settings::{MemberRole, Settings, SettingsError};
@@ -21,7 +22,7 @@ use crate::settings::{MemberRole, Settings, SettingsError};
 const ROLE_SESSION_NAME: &str = "access-key-remediator";
 
 /// The remediator as deployed: IAM and Config through the AWS SDK.
-pub type AwsRemediator = Remediator<AwsIam, AwsConfigInventory>;
+pub type AwsRemediator = Remediator<AwsIam, AwsConfigInventory, AwsFindings>;
 
 /// What a cold start does: settings from the environment, then the SDK's default chain
 /// (which honours AWS_ENDPOINT_URL, AWS_REGION, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE).
@@ -45,8 +46,7 @@ pub fn from_sdk_config(settings: Settings, sdk: &SdkConfig) -> AwsRemediator {
     let api_calls = ApiCallCounter::default();
     let home = account_clients(sdk, &api_calls);
     let member_role = settings.member_role.clone();
-    let remediator = Remediator::new(settings, home.iam, home.inventory)
-        .with_api_call_counter(api_calls.clone());
+    let remediator = Remediator::new(settings, home).with_api_call_counter(api_calls.clone());
     match member_role {
         None => remediator,
         Some(role) => remediator.with_member_accounts(member_accounts(sdk, role, api_calls)),
@@ -58,16 +58,26 @@ pub fn from_sdk_config(settings: Settings, sdk: &SdkConfig) -> AwsRemediator {
 fn account_clients(
     sdk: &SdkConfig,
     api_calls: &ApiCallCounter,
-) -> AccountClients<AwsIam, AwsConfigInventory> {
+) -> AccountClients<AwsIam, AwsConfigInventory, AwsFindings> {
     let iam = crate::aws::iam::client_config(aws_sdk_iam::config::Builder::from(sdk))
         .interceptor(api_calls.clone())
         .build();
     let config = aws_sdk_config::config::Builder::from(sdk)
         .interceptor(api_calls.clone())
         .build();
+    let security_hub = aws_sdk_securityhub::config::Builder::from(sdk)
+        .interceptor(api_calls.clone())
+        .build();
+    let access_analyzer = aws_sdk_accessanalyzer::config::Builder::from(sdk)
+        .interceptor(api_calls.clone())
+        .build();
     AccountClients {
         iam: AwsIam::new(aws_sdk_iam::Client::from_conf(iam)),
         inventory: AwsConfigInventory::new(aws_sdk_config::Client::from_conf(config)),
+        findings: AwsFindings::new(
+            aws_sdk_securityhub::Client::from_conf(security_hub),
+            aws_sdk_accessanalyzer::Client::from_conf(access_analyzer),
+        ),
     }
 }
 
@@ -76,7 +86,7 @@ fn member_accounts(
     sdk: &SdkConfig,
     role: MemberRole,
     api_calls: ApiCallCounter,
-) -> MemberAccounts<AwsIam, AwsConfigInventory> {
+) -> MemberAccounts<AwsIam, AwsConfigInventory, AwsFindings> {
     // AssumeRoleProvider panics without a time source. `load_defaults` sets one, but a
     // hand-built SdkConfig need not: never let that reach an invocation.
     let sdk = match sdk.time_source() {

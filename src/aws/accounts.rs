@@ -10,12 +10,16 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
+use crate::domain::arn::Arn;
 use crate::domain::ids::AccountId;
 
 /// The clients of one account: what every remediation step is given to act through.
-pub struct AccountClients<I, C> {
+pub struct AccountClients<I, C, F> {
     pub iam: I,
+    /// AWS Config: UserId lookups and what a rule is.
     pub inventory: C,
+    /// Security Hub and Access Analyzer.
+    pub findings: F,
 }
 
 /// The account and partition the function runs in, from its invoked ARN.
@@ -29,19 +33,10 @@ impl HomeAccount {
     /// `arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]`. `None` for
     /// anything else, such as the empty ARN of a test's `Context::default()`.
     pub fn from_function_arn(arn: &str) -> Option<Self> {
-        let mut parts = arn.split(':');
-        let (Some("arn"), Some(partition), Some("lambda"), Some(_region), Some(account_id)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return None;
-        };
-        let account_id = AccountId::parse(account_id).ok()?;
-        (!partition.is_empty()).then(|| HomeAccount {
-            partition: partition.to_owned(),
+        let arn = Arn::parse(arn).filter(|arn| arn.service == "lambda")?;
+        let account_id = AccountId::parse(arn.account).ok()?;
+        Some(HomeAccount {
+            partition: arn.partition.to_owned(),
             account_id,
         })
     }
@@ -55,24 +50,27 @@ impl HomeAccount {
 
 /// Builds the clients that act through one role ARN. Building makes no call: the role is
 /// assumed on the first request, and again whenever the credentials near expiry.
-pub type Connect<I, C> =
-    Box<dyn Fn(String) -> Pin<Box<dyn Future<Output = AccountClients<I, C>> + Send>> + Send + Sync>;
+pub type Connect<I, C, F> = Box<
+    dyn Fn(String) -> Pin<Box<dyn Future<Output = AccountClients<I, C, F>> + Send>> + Send + Sync,
+>;
+
+type Shared<I, C, F> = Arc<AccountClients<I, C, F>>;
 
 /// Member-account clients, built on first use and cached by role ARN.
-pub struct MemberAccounts<I, C> {
-    connect: Connect<I, C>,
-    cache: Mutex<HashMap<String, Arc<AccountClients<I, C>>>>,
+pub struct MemberAccounts<I, C, F> {
+    connect: Connect<I, C, F>,
+    cache: Mutex<HashMap<String, Shared<I, C, F>>>,
 }
 
-impl<I, C> MemberAccounts<I, C> {
-    pub fn new(connect: Connect<I, C>) -> Self {
+impl<I, C, F> MemberAccounts<I, C, F> {
+    pub fn new(connect: Connect<I, C, F>) -> Self {
         MemberAccounts {
             connect,
             cache: Mutex::new(HashMap::new()),
         }
     }
 
-    pub async fn clients(&self, role_arn: &str) -> Arc<AccountClients<I, C>> {
+    pub async fn clients(&self, role_arn: &str) -> Arc<AccountClients<I, C, F>> {
         let mut cache = self.cache.lock().await;
         if let Some(clients) = cache.get(role_arn) {
             return Arc::clone(clients);
@@ -129,12 +127,13 @@ mod tests {
     async fn clients_are_built_once_per_role_and_then_reused() {
         let built = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&built);
-        let members: MemberAccounts<String, ()> = MemberAccounts::new(Box::new(move |arn| {
+        let members: MemberAccounts<String, (), ()> = MemberAccounts::new(Box::new(move |arn| {
             counter.fetch_add(1, Ordering::SeqCst);
             Box::pin(async move {
                 AccountClients {
                     iam: arn,
                     inventory: (),
+                    findings: (),
                 }
             })
         }));

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod api_calls;
 pub mod config;
 pub mod fake;
+pub mod findings;
 pub mod iam;
 
 use std::collections::BTreeMap;
@@ -17,7 +18,10 @@ use std::future::Future;
 
 use thiserror::Error;
 
+use time::OffsetDateTime;
+
 use crate::domain::ids::{AccessKeyId, UserId};
+use crate::domain::rules::RuleLookup;
 use crate::domain::user::{KeyStatus, UserSnapshot};
 
 /// An IAM user as IAM names it now.
@@ -44,6 +48,36 @@ pub struct AwsError {
     #[source]
     pub source: Box<dyn StdError + Send + Sync>,
 }
+
+/// An error and its sources, outermost first: "IAM TagUser failed: service error: …".
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut previous = text.clone();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        // The SDK's modelled errors repeat their message as their own cause.
+        let message = cause.to_string();
+        if message != previous {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        previous = message;
+        source = cause.source();
+    }
+    text
+}
+
+/// Everything one account's IAM client does for the function: reads and writes.
+pub trait Iam: IamDirectory + IamWrites {}
+impl<T: IamDirectory + IamWrites> Iam for T {}
+
+/// Everything one account's Config client does for the function.
+pub trait Config: UserInventory + ConfigRules {}
+impl<T: UserInventory + ConfigRules> Config for T {}
+
+/// Everything one account's finding services (Security Hub, Access Analyzer) do for it.
+pub trait Findings: FindingsWorkflow + UnusedAccessFindings {}
+impl<T: FindingsWorkflow + UnusedAccessFindings> Findings for T {}
 
 /// What the function reads from IAM.
 pub trait IamDirectory: Send + Sync {
@@ -110,4 +144,79 @@ pub trait UserInventory: Send + Sync {
         &self,
         user_id: &UserId,
     ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+}
+
+/// What Config says a rule is (DescribeConfigRules). Denied or failed is `Unknown`, which the
+/// caller logs and decides by name; only a rule that is not there is `NotFound`.
+pub trait ConfigRules: Send + Sync {
+    fn describe_rule(&self, rule_name: &str) -> impl Future<Output = RuleLookup> + Send;
+}
+
+/// Security Hub's workflow status we set on a finding we acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum WorkflowStatus {
+    /// Nothing of the finding's is left to do: no key of the user is active and over limits.
+    Resolved,
+    /// The action is pending (the cap reached), and the note says what remains.
+    Notified,
+}
+
+impl WorkflowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkflowStatus::Resolved => "RESOLVED",
+            WorkflowStatus::Notified => "NOTIFIED",
+        }
+    }
+}
+
+/// One BatchUpdateFindings of one finding: its workflow status and a note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindingUpdate {
+    pub finding_id: String,
+    pub product_arn: String,
+    pub status: WorkflowStatus,
+    pub note: String,
+}
+
+/// The note's `UpdatedBy`, which Security Hub shows beside the note.
+pub const NOTE_AUTHOR: &str = "access-key-remediator";
+
+/// What the function writes to Security Hub.
+pub trait FindingsWorkflow: Send + Sync {
+    /// Sets the finding's workflow status and note. A finding Security Hub reports as
+    /// unprocessed is an error, with its error code.
+    fn update_finding(
+        &self,
+        update: &FindingUpdate,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// An Access Analyzer finding, as GetFindingV2 tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusedKeyFinding {
+    pub finding_type: String,
+    pub status: String,
+    /// The user ARN the finding is about.
+    pub resource: Option<String>,
+    /// The key of an `UnusedIAMUserAccessKey` finding.
+    pub access_key_id: Option<AccessKeyId>,
+    pub last_accessed: Option<OffsetDateTime>,
+}
+
+/// What the function reads from IAM Access Analyzer.
+pub trait UnusedAccessFindings: Send + Sync {
+    /// `None` when the analyzer no longer has the finding.
+    fn unused_access_finding(
+        &self,
+        analyzer_arn: &str,
+        finding_id: &str,
+    ) -> impl Future<Output = Result<Option<UnusedKeyFinding>, AwsError>> + Send;
+
+    /// The analyzer's `unusedAccessAge` in days: how long unused before it reports a key.
+    fn unused_access_age_days(
+        &self,
+        analyzer_arn: &str,
+    ) -> impl Future<Output = Result<Option<u32>, AwsError>> + Send;
 }

@@ -1,10 +1,13 @@
 //! The product's rules, free of AWS, Lambda, settings and the clock: what to do with a key,
 //! and why. Everything here is a pure function of its arguments.
 
+pub mod arn;
 pub mod exemption;
 pub mod grace;
 pub mod ids;
+pub mod limits;
 pub mod marker;
 pub mod nomination;
 pub mod policy;
+pub mod rules;
 pub mod user;

@@ -16,6 +16,7 @@ use crate::domain::exemption::Exemption;
 pub use crate::domain::grace::ClockPlan;
 use crate::domain::grace::{Clock, FUTURE_CLOCK, NO_TAG_SLOT, usable_clock};
 use crate::domain::ids::AccessKeyId;
+use crate::domain::limits::{Limits, describe_days, over_limit};
 use crate::domain::marker::{GraceClocks, TAGS_PER_USER, format_instant};
 use crate::domain::user::{AccessKey, KeyStatus, UserSnapshot};
 
@@ -99,6 +100,8 @@ pub enum Hold {
     WouldDeactivate,
     /// Report mode: it would be deleted.
     WouldDelete,
+    /// Not the key the invocation is about (an Access Analyzer finding names one key).
+    NotNamed,
 }
 
 impl Verdict {
@@ -137,6 +140,14 @@ pub struct UserPlan {
     pub actions_used: u32,
 }
 
+/// One key, held to the idle rule only: what an Access Analyzer unused-key finding is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusedKey {
+    pub access_key_id: AccessKeyId,
+    /// The idle limit our own reading of the key's last use must exceed.
+    pub idle_days: u32,
+}
+
 /// Decides what to do with each of one user's keys.
 ///
 /// `action_budget` is how many deactivations and deletions the invocation may still make;
@@ -147,6 +158,29 @@ pub fn decide(
     now: OffsetDateTime,
     policy: &Policy,
     action_budget: u32,
+) -> UserPlan {
+    decide_within(snapshot, now, policy, action_budget, None)
+}
+
+/// As `decide`, for the one key an unused-access finding names: it is held to the idle
+/// limit alone (its age is the age rule's business), and every other key is `NotNamed`.
+/// The user's other keys' grace clocks are kept as `decide` would keep them.
+pub fn decide_unused_key(
+    snapshot: &UserSnapshot,
+    now: OffsetDateTime,
+    policy: &Policy,
+    action_budget: u32,
+    unused: &UnusedKey,
+) -> UserPlan {
+    decide_within(snapshot, now, policy, action_budget, Some(unused))
+}
+
+fn decide_within(
+    snapshot: &UserSnapshot,
+    now: OffsetDateTime,
+    policy: &Policy,
+    action_budget: u32,
+    unused: Option<&UnusedKey>,
 ) -> UserPlan {
     let exemption = Exemption::read(&snapshot.tags, &policy.exempt_tag_key, now.date());
     let found = GraceClocks::read(&snapshot.tags);
@@ -164,11 +198,14 @@ pub fn decide(
     let mut decisions = Vec::with_capacity(ordered.len());
     let mut warnings = Vec::new();
     for key in ordered {
-        let clock = Clock {
-            found: found.of(&key.access_key_id),
-            tag_slot,
+        let Some(limits) = Limits::for_key(key, policy, unused) else {
+            let reason = "not the key the unused-access finding names".to_owned();
+            decisions.push(decision(key, now, Verdict::Hold(Hold::NotNamed), reason));
+            continue;
         };
-        let (mut verdict, mut reason) = decide_key(key, clock, now, policy);
+        let found = found.of(&key.access_key_id);
+        let clock = Clock { found, tag_slot };
+        let (mut verdict, mut reason) = decide_key(key, clock, now, policy, limits);
         if reason.contains(FUTURE_CLOCK) {
             warnings.push(format!("{}: {reason}", key.access_key_id));
         }
@@ -229,8 +266,9 @@ fn decide_key(
     clock: Clock,
     now: OffsetDateTime,
     policy: &Policy,
+    limits: Limits,
 ) -> (Verdict, String) {
-    let Some(why) = over_limit(key, now, policy) else {
+    let Some(why) = over_limit(key, now, limits) else {
         let status = match key.status {
             KeyStatus::Active => "active",
             KeyStatus::Inactive => "inactive",
@@ -317,26 +355,6 @@ fn decide_inactive(
     }
 }
 
-/// Why the key must go, or `None` when it is within both limits.
-fn over_limit(key: &AccessKey, now: OffsetDateTime, policy: &Policy) -> Option<String> {
-    let age = now - key.created;
-    if age > Duration::days(policy.max_key_age_days.into()) {
-        return Some(format!(
-            "{} old, over the {}-day age limit",
-            describe_days(age),
-            policy.max_key_age_days
-        ));
-    }
-    let idle_limit = policy.max_key_idle_days?;
-    let idle_for = now - key.last_used.unwrap_or(key.created);
-    (idle_for > Duration::days(idle_limit.into())).then(|| {
-        format!(
-            "unused for {}, over the {idle_limit}-day idle limit",
-            describe_days(idle_for)
-        )
-    })
-}
-
 /// The clocks that stay as they are: a usable clock of a key still Inactive, unless the plan
 /// restarts it; a clock of a key to delete, until the deletion is done. Every other clock,
 /// that of a key gone or re-activated, is dropped, so that a later manual deactivation cannot
@@ -355,13 +373,6 @@ fn clocks_kept(
             Some((d.key.access_key_id.clone(), at))
         })
         .collect()
-}
-
-fn describe_days(span: Duration) -> String {
-    match span.whole_days() {
-        1 => "1 day".to_owned(),
-        days => format!("{days} days"),
-    }
 }
 
 #[cfg(test)]

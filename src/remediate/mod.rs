@@ -1,6 +1,8 @@
 //! The pipeline that carries out one unit of work, one stage per file: `resolve` (UserId to
 //! user), `snapshot` (read one user whole, and decide), `apply` (verdicts to IAM writes), and
-//! the two ways in: `event` (one user) and `sweep` (every nominee of one or more accounts).
+//! the ways in: `event` (one user), before which `rule` (is the Config rule ours?) or
+//! `unused_key` (which key the Access Analyzer finding names) and after which `security_hub`
+//! (close the finding), and `sweep` (every nominee of one or more accounts).
 //! Every stage returns what it did and what failed as data (`outcome`); none imports the
 //! handler above it.
 
@@ -9,8 +11,11 @@ pub mod event;
 pub mod outcome;
 pub mod remediator;
 pub mod resolve;
+pub mod rule;
+pub mod security_hub;
 pub mod snapshot;
 pub mod sweep;
+pub mod unused_key;
 
 use std::time::Instant;
 
@@ -18,11 +23,11 @@ use self::outcome::{Outcome, RemediationError};
 pub use self::remediator::{MetricSink, Remediator};
 use self::snapshot::Budget;
 use crate::aws::accounts::HomeAccount;
-use crate::aws::{IamDirectory, IamWrites, UserInventory};
+use crate::aws::{Config, Findings, Iam};
 use crate::report::{Outcome as ReportOutcome, Report, Trigger};
-use crate::triggers::Work;
+use crate::triggers::{Cause, UserTarget, Work};
 
-impl<I: IamDirectory + IamWrites, C: UserInventory> Remediator<I, C> {
+impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
     /// Carries out one unit of work in the account it names. `Err` when the work failed
     /// before anything was done; a partial failure is the outcome's `failure`.
     pub async fn run(
@@ -52,12 +57,7 @@ impl<I: IamDirectory + IamWrites, C: UserInventory> Remediator<I, C> {
                 ReportOutcome::Ignored,
                 reason,
             )),
-            Work::Remediate(target) => {
-                let at = self
-                    .clients_for(Some(&target.account), home.as_ref())
-                    .await?;
-                self.remediate_event(&at, target).await?
-            }
+            Work::Remediate(target) => self.remediate_target(target, home.as_ref()).await?,
             Work::Sweep { account, accounts } if accounts.is_empty() => {
                 let at = self.clients_for(account.as_ref(), home.as_ref()).await?;
                 let budget = Budget::new(self.settings.policy.max_actions_per_invocation);
@@ -70,5 +70,32 @@ impl<I: IamDirectory + IamWrites, C: UserInventory> Remediator<I, C> {
         };
         outcome.report.api_calls = self.api_calls.since(&calls_before);
         Ok(outcome)
+    }
+
+    /// One user an event names, by the path its cause takes.
+    async fn remediate_target(
+        &self,
+        target: UserTarget,
+        home: Option<&HomeAccount>,
+    ) -> Result<Outcome, RemediationError> {
+        let at = self.clients_for(Some(&target.account), home).await?;
+        match target.cause.clone() {
+            Cause::ConfigRule {
+                rule_name,
+                rule_arn,
+            } => {
+                let rule = (rule_name.as_str(), rule_arn.as_deref());
+                self.remediate_rule_event(&at, target, rule).await
+            }
+            Cause::SecurityHub(finding) => self.remediate_finding(&at, target, &finding).await,
+            Cause::AccessAnalyzer(finding) => {
+                // The finding lives with its analyzer, which may be in another account.
+                let analyzer_at = self
+                    .clients_for(Some(&finding.analyzer_account), home)
+                    .await?;
+                self.remediate_unused_key((&at, &analyzer_at), target, &finding)
+                    .await
+            }
+        }
     }
 }

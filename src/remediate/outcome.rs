@@ -4,6 +4,7 @@
 use thiserror::Error;
 
 use crate::aws::AwsError;
+pub use crate::aws::error_chain;
 use crate::domain::ids::{AccountId, UserId};
 use crate::domain::nomination::ReportError;
 use crate::report::Report;
@@ -47,6 +48,19 @@ pub enum RemediationError {
         #[source]
         first: AwsError,
     },
+    #[error("could not read Access Analyzer finding {finding_id}")]
+    AnalyzerFinding {
+        finding_id: String,
+        #[source]
+        source: AwsError,
+    },
+    /// Everything else was done; only the finding still shows its old workflow status.
+    #[error("the remediation was done, but Security Hub finding {finding_id} was not updated")]
+    FindingUpdate {
+        finding_id: String,
+        #[source]
+        source: AwsError,
+    },
     #[error("the sweep of {failed} account(s) failed, first {account}")]
     Accounts {
         failed: usize,
@@ -80,22 +94,4 @@ impl Outcome {
             .map(|first| RemediationError::Incomplete { failed, first });
         Outcome { report, failure }
     }
-}
-
-/// An error and its sources, outermost first: "IAM TagUser failed: service error: …".
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut previous = text.clone();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        // The SDK's modelled errors repeat their message as their own cause.
-        let message = cause.to_string();
-        if message != previous {
-            text.push_str(": ");
-            text.push_str(&message);
-        }
-        previous = message;
-        source = cause.source();
-    }
-    text
 }

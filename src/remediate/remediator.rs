@@ -2,7 +2,8 @@
 //! the home account's clients, the member accounts' clients, the call counter), and one user
 //! through the stages: snapshot and decide, then apply.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 use tracing::info;
@@ -12,9 +13,11 @@ use super::outcome::RemediationError;
 use super::snapshot::{Budget, plan_user};
 use crate::aws::accounts::{AccountClients, HomeAccount, MemberAccounts};
 use crate::aws::api_calls::ApiCallCounter;
-use crate::aws::{AwsError, IamDirectory, IamWrites, UserInventory};
+use crate::aws::{AwsError, IamDirectory, IamWrites};
+use crate::aws::{Config, Findings, Iam};
 use crate::domain::ids::{AccountId, UserId};
-use crate::domain::policy::Policy;
+use crate::domain::policy::{Policy, UnusedKey};
+use crate::domain::rules::RuleLookup;
 use crate::report::UserReport;
 use crate::settings::Settings;
 
@@ -22,26 +25,71 @@ use crate::settings::Settings;
 pub type MetricSink = Box<dyn Fn(&str) + Send + Sync>;
 
 /// Everything an invocation needs, built once per container.
-pub struct Remediator<I, C> {
+pub struct Remediator<I, C, F> {
     pub settings: Settings,
     /// Each invocation's EMF lines go here; without a sink none are made.
     pub metrics: Option<MetricSink>,
     /// The clients of the function's own account.
-    pub(super) home: Arc<AccountClients<I, C>>,
+    pub(super) home: Arc<AccountClients<I, C, F>>,
     /// Clients for other accounts, through MEMBER_ROLE_NAME; `None` when it is unset.
-    pub(super) members: Option<MemberAccounts<I, C>>,
+    pub(super) members: Option<MemberAccounts<I, C, F>>,
     /// Sees every call the clients make (an SDK interceptor, or the fake's own count).
     pub(super) api_calls: ApiCallCounter,
+    /// What Config rules and analyzers turned out to be, kept for the container's life.
+    pub(super) memo: Memo,
 }
 
-impl<I: IamDirectory + IamWrites, C: UserInventory> Remediator<I, C> {
-    pub fn new(settings: Settings, iam: I, inventory: C) -> Self {
+/// Answers that do not change within a container's life, so each costs one call per
+/// container: what a Config rule is, an analyzer's `unusedAccessAge`, and which warnings
+/// were already given.
+#[derive(Debug, Default)]
+pub(super) struct Memo {
+    rules: Mutex<HashMap<String, RuleLookup>>,
+    analyzers: Mutex<HashMap<String, u32>>,
+    warned: Mutex<HashSet<String>>,
+}
+
+impl Memo {
+    pub fn rule(&self, key: &str) -> Option<RuleLookup> {
+        lock(&self.rules).get(key).cloned()
+    }
+
+    /// A transient failure is not kept: the next event asks again.
+    pub fn remember_rule(&self, key: String, lookup: RuleLookup) {
+        if lookup != RuleLookup::Unknown {
+            lock(&self.rules).insert(key, lookup);
+        }
+    }
+
+    pub fn analyzer_age(&self, analyzer_arn: &str) -> Option<u32> {
+        lock(&self.analyzers).get(analyzer_arn).copied()
+    }
+
+    pub fn remember_analyzer_age(&self, analyzer_arn: &str, days: u32) {
+        lock(&self.analyzers).insert(analyzer_arn.to_owned(), days);
+    }
+
+    /// `true` the first time only.
+    pub fn first_warning(&self, key: &str) -> bool {
+        lock(&self.warned).insert(key.to_owned())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
+    pub fn new(settings: Settings, home: AccountClients<I, C, F>) -> Self {
         Remediator {
             settings,
             metrics: None,
-            home: Arc::new(AccountClients { iam, inventory }),
+            home: Arc::new(home),
             members: None,
             api_calls: ApiCallCounter::default(),
+            memo: Memo::default(),
         }
     }
 
@@ -54,7 +102,7 @@ impl<I: IamDirectory + IamWrites, C: UserInventory> Remediator<I, C> {
 
     /// Lets the remediator act in other accounts through the member role (the settings'
     /// `member_role` names it).
-    pub fn with_member_accounts(self, members: MemberAccounts<I, C>) -> Self {
+    pub fn with_member_accounts(self, members: MemberAccounts<I, C, F>) -> Self {
         Remediator {
             members: Some(members),
             ..self
@@ -71,7 +119,7 @@ impl<I: IamDirectory + IamWrites, C: UserInventory> Remediator<I, C> {
         &self,
         account: Option<&AccountId>,
         home: Option<&HomeAccount>,
-    ) -> Result<Arc<AccountClients<I, C>>, RemediationError> {
+    ) -> Result<Arc<AccountClients<I, C, F>>, RemediationError> {
         let (Some(account), Some(home)) = (account, home) else {
             return Ok(Arc::clone(&self.home));
         };
@@ -105,14 +153,14 @@ pub(super) struct Remediated {
 ///
 /// `user_id`, when known (an event), is what a write that finds the name gone checks the
 /// name's current holder against: a user renamed and the name taken by another is gone too.
-pub(super) async fn remediate_user<I: IamDirectory + IamWrites, C>(
-    at: &AccountClients<I, C>,
+pub(super) async fn remediate_user<I: IamDirectory + IamWrites, C, F>(
+    at: &AccountClients<I, C, F>,
     policy: &Policy,
     (user_name, user_id): (&str, Option<&UserId>),
-    now: OffsetDateTime,
+    (now, unused): (OffsetDateTime, Option<&UnusedKey>),
     budget: &Budget,
 ) -> Result<Option<Remediated>, AwsError> {
-    let Some(plan) = plan_user(&at.iam, user_name, now, policy, budget).await? else {
+    let Some(plan) = plan_user(&at.iam, user_name, (now, policy, unused), budget).await? else {
         return Ok(None);
     };
     let applied = apply(&at.iam, (user_name, user_id), &plan, now).await;

@@ -6,11 +6,12 @@ use super::outcome::{RemediationError, error_chain};
 use crate::aws::accounts::AccountClients;
 use crate::aws::{IamDirectory, IamUser, UserInventory};
 use crate::domain::ids::UserId;
+use crate::triggers::UserRef;
 
 /// Asks Config first (one call), confirms with IAM, and falls back to IAM's ListUsers scan.
 /// `None` when no user has this UserId any more.
-pub async fn resolve<I: IamDirectory, C: UserInventory>(
-    at: &AccountClients<I, C>,
+pub async fn resolve<I: IamDirectory, C: UserInventory, F>(
+    at: &AccountClients<I, C, F>,
     user_id: &UserId,
 ) -> Result<Option<IamUser>, RemediationError> {
     let resolve_error = |source| RemediationError::Resolve {
@@ -35,4 +36,30 @@ pub async fn resolve<I: IamDirectory, C: UserInventory>(
         ),
     }
     at.iam.find_user_by_id(user_id).await.map_err(resolve_error)
+}
+
+/// The user an event names, by UserId or by name. A name is taken as IAM has it now, unless
+/// the event also gave a UserId that the name's holder does not have: then the user is found
+/// by UserId (renamed since), or is gone.
+pub async fn resolve_ref<I: IamDirectory, C: UserInventory, F>(
+    at: &AccountClients<I, C, F>,
+    user: &UserRef,
+) -> Result<Option<IamUser>, RemediationError> {
+    let (user_name, user_id) = match user {
+        UserRef::Id(user_id) => return resolve(at, user_id).await,
+        UserRef::Name { user_name, user_id } => (user_name, user_id),
+    };
+    let current = at
+        .iam
+        .get_user(user_name)
+        .await
+        .map_err(|source| RemediationError::Read {
+            user_name: user_name.clone(),
+            source,
+        })?;
+    match (current, user_id) {
+        (Some(found), Some(id)) if found.user_id != *id => resolve(at, id).await,
+        (None, Some(id)) => resolve(at, id).await,
+        (found, _) => Ok(found),
+    }
 }

@@ -8,7 +8,7 @@ use tracing::warn;
 
 use crate::aws::{AwsError, IamDirectory};
 use crate::domain::exemption::Exemption;
-use crate::domain::policy::{self, Policy, UserPlan};
+use crate::domain::policy::{self, Policy, UnusedKey, UserPlan};
 
 /// How many deactivations and deletions the invocation may still make, across every user and
 /// account it remediates.
@@ -25,12 +25,12 @@ impl Budget {
     }
 }
 
-/// Reads the user and decides. `None` when the user vanished before we could read them.
+/// Reads the user and decides: every key, or only the one an unused-access finding names.
+/// `None` when the user vanished before we could read them.
 pub async fn plan_user<I: IamDirectory>(
     iam: &I,
     user_name: &str,
-    now: OffsetDateTime,
-    policy: &Policy,
+    (now, policy, unused): (OffsetDateTime, &Policy, Option<&UnusedKey>),
     budget: &Budget,
 ) -> Result<Option<UserPlan>, AwsError> {
     let Some(snapshot) = iam.snapshot(user_name).await? else {
@@ -38,7 +38,10 @@ pub async fn plan_user<I: IamDirectory>(
     };
     let plan = {
         let mut remaining = budget.0.lock().expect("budget lock");
-        let plan = policy::decide(&snapshot, now, policy, *remaining);
+        let plan = match unused {
+            None => policy::decide(&snapshot, now, policy, *remaining),
+            Some(unused) => policy::decide_unused_key(&snapshot, now, policy, *remaining, unused),
+        };
         *remaining -= plan.actions_used;
         plan
     };

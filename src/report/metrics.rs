@@ -55,8 +55,14 @@ impl Report {
     /// The one summary log line of an invocation, mirroring `summary`.
     pub fn log_summary(&self) {
         let count = |action| self.summary.count(action);
+        let source = self.source.as_ref();
+        let update = source.and_then(|source| source.finding_update.as_ref());
         info!(
             trigger = self.trigger.as_str(),
+            source = source.map_or("", |source| source.kind.as_str()),
+            source_id = source.map_or("", |source| source.id.as_str()),
+            finding_update = update.and_then(|update| update.status).unwrap_or(""),
+            finding_update_written = update.is_some_and(|update| update.written),
             mode = self.mode.as_str(),
             account = self.account.as_ref().map_or("", AccountId::as_str),
             outcome = self.outcome.as_str(),

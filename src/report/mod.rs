@@ -80,6 +80,8 @@ impl From<Hold> for Action {
             Hold::Deferred => Action::Deferred,
             Hold::WouldDeactivate => Action::WouldDeactivate,
             Hold::WouldDelete => Action::WouldDelete,
+            // Left alone, as a key within the limits is: this invocation is about another.
+            Hold::NotNamed => Action::Kept,
         }
     }
 }
@@ -146,8 +148,70 @@ pub struct Report {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deferred_accounts: Vec<AccountId>,
     pub summary: Summary,
+    /// For an event: the Config rule or finding that named the user, and what was written
+    /// back to the finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<EventSource>,
+    /// What an operator should know, also logged as warnings (once per container).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// AWS API calls this invocation made, per operation.
     pub api_calls: ApiCalls,
+}
+
+/// What named the user an event is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventSource {
+    pub kind: SourceKind,
+    /// The Config rule's name, or the finding's id.
+    pub id: String,
+    /// The managed rule or control (`ACCESS_KEYS_ROTATED`, `IAM.3`, `IAM.8`), or the key an
+    /// unused-access finding names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Why the source was acted on or ignored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recognised: Option<String>,
+    /// The Security Hub workflow update, written or (report mode, or nothing to say) not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding_update: Option<FindingUpdateReport>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    ConfigRule,
+    SecurityHub,
+    AccessAnalyzer,
+}
+
+impl SourceKind {
+    /// The name logs use; the same as the JSON's.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::ConfigRule => "config-rule",
+            SourceKind::SecurityHub => "security-hub",
+            SourceKind::AccessAnalyzer => "access-analyzer",
+        }
+    }
+}
+
+/// A BatchUpdateFindings: the status and note, and whether it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingUpdateReport {
+    /// `RESOLVED` or `NOTIFIED`; `None` when the finding is left as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Only `true` when Security Hub accepted the update.
+    pub written: bool,
+    /// Why it was not written: report mode, an exempt user, the same update already there,
+    /// a failure, or nothing over the limits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Report {
@@ -170,6 +234,8 @@ impl Report {
             accounts: Vec::new(),
             deferred_accounts: Vec::new(),
             summary,
+            source: None,
+            warnings: Vec::new(),
             api_calls: ApiCalls::new(),
         }
     }

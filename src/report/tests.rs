@@ -268,6 +268,13 @@ fn logs_metrics_and_json_spell_every_value_alike() {
     for trigger in [Trigger::Event, Trigger::Sweep] {
         assert_eq!(serde_json::to_value(trigger).unwrap(), trigger.as_str());
     }
+    for kind in [
+        SourceKind::ConfigRule,
+        SourceKind::SecurityHub,
+        SourceKind::AccessAnalyzer,
+    ] {
+        assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+    }
     for mode in [Mode::Report, Mode::Deactivate, Mode::Delete] {
         assert_eq!(serde_json::to_value(mode).unwrap(), mode.as_str());
     }

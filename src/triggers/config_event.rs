@@ -1,12 +1,15 @@
 //! AWS Config's "Config Rules Compliance Change" event: one IAM user, by UserId, evaluated
-//! NON_COMPLIANT by one of the rules in RULE_NAMES.
+//! NON_COMPLIANT by some rule. Whether that rule is ACCESS_KEYS_ROTATED (or one RULE_NAMES
+//! lists) takes a Config call, so the pipeline decides it, not this module.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{IntakeError, UserTarget, Work, event_account, malformed, parse};
-use crate::domain::ids::{AccountId, UserId};
+use super::{
+    Cause, IntakeError, UserRef, UserTarget, Work, event_account, ignore, malformed, parse,
+};
+use crate::domain::ids::UserId;
 
 const CONFIG_SOURCE: &str = "aws.config";
 const COMPLIANCE_CHANGE: &str = "Config Rules Compliance Change";
@@ -22,6 +25,8 @@ struct ComplianceChangeDetail {
     resource_id: String,
     resource_type: String,
     config_rule_name: String,
+    #[serde(default, rename = "configRuleARN")]
+    config_rule_arn: Option<String>,
     new_evaluation_result: EvaluationResult,
 }
 
@@ -35,24 +40,14 @@ pub(super) fn is_compliance_change(event: &EventBridgeEvent<Value>) -> bool {
     event.source == CONFIG_SOURCE && event.detail_type == COMPLIANCE_CHANGE
 }
 
-pub(super) fn classify(
-    event: EventBridgeEvent<Value>,
-    rule_names: &[String],
-) -> Result<Work, IntakeError> {
-    let ignore = |reason: String| {
-        let account = event
-            .account
-            .as_deref()
-            .and_then(|id| AccountId::parse(id).ok());
-        Ok(Work::Ignore { account, reason })
-    };
+pub(super) fn classify(event: EventBridgeEvent<Value>) -> Result<Work, IntakeError> {
+    let ignore = |reason: String| Ok(ignore(&event, reason));
     let detail: ComplianceChangeDetail = parse(event.detail.clone(), "detail.")?;
-    if !rule_names.contains(&detail.config_rule_name) {
-        return ignore(format!(
-            "rule {:?} is not in RULE_NAMES ({})",
-            detail.config_rule_name,
-            rule_names.join(",")
-        ));
+    if detail.config_rule_name.is_empty() {
+        return Err(IntakeError::Malformed {
+            path: "detail.configRuleName".to_owned(),
+            message: "empty: a compliance change names its rule".to_owned(),
+        });
     }
     if detail.resource_type != IAM_USER {
         return ignore(format!(
@@ -76,8 +71,11 @@ pub(super) fn classify(
     let user_id = UserId::parse(&detail.resource_id)
         .map_err(|error| malformed("detail.resourceId", error))?;
     Ok(Work::Remediate(UserTarget {
-        user_id,
+        user: UserRef::Id(user_id),
         account,
-        rule_name: detail.config_rule_name,
+        cause: Cause::ConfigRule {
+            rule_name: detail.config_rule_name,
+            rule_arn: detail.config_rule_arn,
+        },
     }))
 }

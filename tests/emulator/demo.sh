@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # `make demo`: runs the release function against a seeded local AWS and shows what it did.
-#   1. moto, seeded from tests/emulator/demo-account.json (alice, bob, carol, 300 fillers);
+#   1. moto, seeded from tests/emulator/demo-account.json (alice, bob, carol, 300 fillers) and
+#      tests/emulator/demo-triggers.json (dave, the Config rules, alice's IAM.3 finding in
+#      Security Hub, an unused-access analyzer and its finding on dave's idle key);
 #   2. cargo lambda's runtime API emulator (`watch --only-lambda-apis`) and the release
 #      bootstrap polling it, exactly as Lambda runs it;
-#   3. every payload in events/, sent with `cargo lambda invoke`;
-#   4. the key states before and after, and the function's peak RSS.
+#   3. the single-account payloads in events/, sent with `cargo lambda invoke`: the Config
+#      events, then one of each other trigger (a managed rule under the names AWS generates,
+#      Security Hub findings, an Access Analyzer finding);
+#   4. the key states before and after, the Security Hub findings after, and the function's
+#      peak RSS.
 # Everything it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -36,12 +41,13 @@ heading() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 heading "Starting the local AWS emulator (moto) on $ENDPOINT, seeded with the demo account"
 .venv/bin/python tests/emulator/emulator.py --port "$EMULATOR_PORT" \
-    --seed tests/emulator/demo-account.json >"$LOG_DIR/emulator.log" 2>&1 &
+    --seed tests/emulator/demo-account.json --seed tests/emulator/demo-triggers.json \
+    >"$LOG_DIR/emulator.log" 2>&1 &
 PIDS+=($!)
 wait_for "$LOG_DIR/emulator.log" READY "the emulator"
 
 heading "Key states before"
-.venv/bin/python tests/emulator/show_keys.py "$ENDPOINT" alice bob carol
+.venv/bin/python tests/emulator/show_keys.py "$ENDPOINT" alice bob carol dave
 
 heading "Starting the Lambda runtime API (cargo lambda watch --only-lambda-apis) and the release bootstrap"
 cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 --invoke-port "$RUNTIME_PORT" \
@@ -62,6 +68,15 @@ env AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:${RUNTIME_PORT}/.rt" \
 FUNCTION_PID=$!
 PIDS+=("$FUNCTION_PID")
 
+invoke() { # invoke EVENT: prints the report's keys, then its source, warnings and AWS calls
+    heading "Invoking with $1"
+    cargo lambda invoke _ --invoke-address 127.0.0.1 --invoke-port "$RUNTIME_PORT" \
+        --data-file "$1" 2>&1 | grep -v -e 'Was this behavior unexpected' -e 'Start a thread in' \
+        >"$LOG_DIR/response.json" || true
+    .venv/bin/python tests/emulator/show_report.py <"$LOG_DIR/response.json"
+    .venv/bin/python tests/emulator/show_source.py <"$LOG_DIR/response.json"
+}
+
 for event in \
     events/non-compliant-alice.json \
     events/non-compliant-alice.json \
@@ -73,14 +88,30 @@ for event in \
     events/non-user-resource.json \
     events/scheduled-sweep.json \
     events/malformed-missing-resource-id.json; do
-    heading "Invoking with $event"
-    cargo lambda invoke _ --invoke-address 127.0.0.1 --invoke-port "$RUNTIME_PORT" \
-        --data-file "$event" 2>&1 | grep -v -e 'Was this behavior unexpected' -e 'Start a thread in' \
-        | .venv/bin/python tests/emulator/show_report.py || true
+    invoke "$event"
+done
+
+# The other triggers. The renamed rules are Config's ACCESS_KEYS_ROTATED under the names
+# Security Hub, an organisation rule and a conformance pack give it (alice's old key is
+# already deactivated: pending); the conformance pack's rule is not in Config, so its name
+# decides. Then alice's IAM.3 finding (resolved afterwards), the same finding suppressed, and
+# Access Analyzer's finding on dave's idle key (deactivated by the analyzer's 60 days, as our
+# own reading of its last use agrees; his other key is not the finding's).
+for event in \
+    events/non-compliant-securityhub-rule.json \
+    events/non-compliant-org-rule.json \
+    events/non-compliant-conformance-pack-rule.json \
+    events/security-hub-iam3.json \
+    events/security-hub-suppressed.json \
+    events/access-analyzer-unused-key.json; do
+    invoke "$event"
 done
 
 heading "Key states after"
-.venv/bin/python tests/emulator/show_keys.py "$ENDPOINT" alice bob carol
+.venv/bin/python tests/emulator/show_keys.py "$ENDPOINT" alice bob carol dave
+
+heading "Security Hub findings after (GetFindings)"
+.venv/bin/python tests/emulator/show_findings.py "$ENDPOINT"
 
 heading "The function's first log lines (JSON, as Lambda's advanced logging controls set it)"
 grep -m 2 '"key decision"' "$LOG_DIR/function.log"

@@ -1,7 +1,7 @@
 r"""Local AWS for tests, the demo and benchmarks: moto's server, run in this process so that
 it can also set what the real APIs cannot, such as a key's creation date or a fixed UserId.
 
-    python emulator.py [--port 0] [--seed FILE] [--control] [--index-access-keys]
+    python emulator.py [--port 0] [--seed FILE]... [--control] [--index-access-keys]
 
 Prints `READY http://127.0.0.1:PORT` once it serves. With --control it reads one JSON
 command per line on stdin, answers one JSON line on stdout, and exits at end of input, so a
@@ -36,8 +36,12 @@ test that dies takes its emulator with it. Commands:
         in-process (no API call, so the call counts stay the function's own).
     {"op": "backdate", "accessKeyId", "ageDays", "lastUsedDaysAgo"?}
     {"op": "set_user_id", "userName", "userId"}
-    {"op": "fail", "action", "times"?: 1, "status"?: 403, "code"?: "AccessDenied"}
-        the next `times` requests of `action` fail with IAM's XML error shape.
+    {"op": "fail", "action", "times"?: 1, "status"?: 403, "code"?}
+        the next `times` requests of `action` fail in the error shape of the action's
+        protocol: IAM's XML (awsQuery: IAM, STS; code AccessDenied unless given), or the JSON
+        protocols' {"__type": code, "message"} with the x-amzn-ErrorType header (awsJson:
+        Config; REST-JSON: Security Hub, Access Analyzer; code AccessDeniedException unless
+        given).
     {"op": "contend", "actions"?: ["TagUser", "UntagUser"], "rate": 0.5, "seed"?: 1}
         from now on, `rate` of the requests of those actions are answered as IAM answers
         when another writer is changing the same user: HTTP 409 ConcurrentModification (IAM's
@@ -50,7 +54,31 @@ test that dies takes its emulator with it. Commands:
         since the last contend or reset.
     {"op": "calls"}
         answers {"calls": {Action: count}}: every AWS API call served since start, counted
-        at the server, so a test can prove what the function did and did not call.
+        at the server, so a test can prove what the function did and did not call. A
+        REST-JSON call (Security Hub, Access Analyzer) counts under its operation's name, as
+        its botocore model gives it for the request's method and path (BatchUpdateFindings).
+    {"op": "config_rule", "name", "managed"?: true, "maxAccessKeyAge"?, "account"?}
+        a Config rule for DescribeConfigRules: the AWS-managed ACCESS_KEYS_ROTATED named `name`
+        (InputParameters {"maxAccessKeyAge": "90"} unless given), or with "managed": false a
+        custom Lambda rule (CUSTOM_LAMBDA). Answers {"arn"}, the rule's ARN as Config made it.
+    {"op": "import_finding", "finding": ASFF, "account"?}
+        puts one finding into moto's Security Hub (as BatchImportFindings does, uncounted), so
+        that BatchUpdateFindings finds it. Answers {"id"}.
+    {"op": "security_hub_findings", "account"?}
+        answers {"findings": [ASFF, ...]}: moto's Security Hub findings as they are now.
+    {"op": "finding_updates"}
+        answers {"updates": [UPDATE, ...]}: every finding BatchUpdateFindings was asked to
+        update since the last reset, in order, found or not:
+        UPDATE: {"account", "region", "id", "productArn", "found", "workflowStatus", "note",
+                 "updatedBy", "at"}
+    {"op": "analyzer", "arn", "unusedAccessAge"?, "type"?: "ACCOUNT_UNUSED_ACCESS"}
+        an Access Analyzer analyzer for GetAnalyzer (`unusedAccessAge` omitted: the answer has
+        no configuration), in the account and region its ARN names.
+    {"op": "analyzer_finding", "analyzerArn", "id", "userName", "accessKeyId"?, "path"?: "/",
+     "status"?: "ACTIVE", "findingType"?: "UnusedIAMUserAccessKey", "lastAccessedDaysAgo"?,
+     "resourceAccount"?}
+        a finding of that analyzer for GetFindingV2 (AWS has no API that makes one): for the
+        key type, unusedIamUserAccessKeyDetails {accessKeyId, lastAccessed}.
     {"op": "key_writes"}
         answers {"writes": [WRITE, ...]}: every UpdateAccessKey and DeleteAccessKey that reached
         moto since the last reset, each with the key as it was just before the write applied:
@@ -60,7 +88,8 @@ test that dies takes its emulator with it. Commands:
         per-key tag or state-tag entry, or null),
         so a test can judge every deletion by the state it was actually applied to.
     {"op": "reset"}
-        an empty account again: every moto backend, the call counts and the recorded writes.
+        an empty account again: moto's IAM, Config and Security Hub, the analyzers and their
+        findings, the call counts, and the recorded key writes and finding updates.
     {"op": "shutdown"}
 
 Everything else goes through moto's normal HTTP API, exactly as AWS would be called. Where
@@ -78,6 +107,15 @@ moto 5.2 is more lenient than IAM, the emulator answers as IAM does:
       ...", as IAM answers it. Two keys of one request equal but for case: 400 InvalidInput.
 These apply to seeding too (seed's markers go through TagUser), but not to a seed's own
 "tags", which moto's CreateUser stores as given.
+
+moto 5.2 has no BatchUpdateFindings and no Access Analyzer: findings.py answers those as AWS
+does (see its doc). The seed command, and so each --seed FILE, may also hold what the commands
+above set, each applied after the users: "configRules": [config_rule's fields],
+"securityHubFindings": [ASFF], "securityHubEvents": [PATH of an EventBridge "Security Hub
+Findings - Imported" event, such as events/security-hub-iam3.json, from the current
+directory: its findings are imported], "analyzers": [analyzer's fields], "analyzerFindings":
+[analyzer_finding's fields, where "key": N may name the N-th seeded key of "userName" instead
+of an "accessKeyId"].
 
 moto serves one request at a time, as each IAM call is atomic (the GIL nearly serialized them
 anyway): a recorded write and the state it saw cannot be separated by another request.
@@ -100,6 +138,9 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
 import control
+import rest_json
+import trigger_services
+from trigger_services import FINDINGS
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.exceptions import (
     InvalidInput,
@@ -153,8 +194,9 @@ def marker_count(tags):
 
 class CallCounter:
     """WSGI middleware counting each request by its API action (awsQuery `Action=` for IAM
-    and STS, the `X-Amz-Target` operation for JSON services such as Config), and failing the
-    next N requests of an action on demand with IAM's real error shape (see `fail`)."""
+    and STS, the `X-Amz-Target` operation for JSON services such as Config, the modelled
+    operation for REST-JSON services), failing the next N requests of an action on demand in
+    the protocol's real error shape (see `fail`), and answering what moto lacks (trigger_services.FINDINGS)."""
 
     def __init__(self, app):
         self.app = app
@@ -170,6 +212,7 @@ class CallCounter:
     def reset(self):
         with self.serving, self.lock:
             iam_backends.reset()
+            trigger_services.reset()
             self.calls.clear()
             self.faults.clear()
             self.writes.clear()
@@ -202,18 +245,20 @@ class CallCounter:
         with self.lock:
             self.faults[action] = [times, status, code]
 
-    def injected_fault(self, action, start_response):
+    def injected_fault(self, action, json_protocol, start_response):
         with self.lock:
             fault = self.faults.get(action)
             if not fault or fault[0] <= 0:
                 return None
             fault[0] -= 1
             _, status, code = fault
-        return iam_error(start_response, status, code, "injected by the emulator")
+        if json_protocol:
+            return rest_json.error(start_response, status, code or "AccessDeniedException",
+                                   "injected by the emulator")
+        return iam_error(start_response, status, code or "AccessDenied", "injected by the emulator")
 
     def __call__(self, environ, start_response):
-        action = None
-        query = {}
+        action, query, body, rest = None, {}, b"", None
         target = environ.get("HTTP_X_AMZ_TARGET")
         if target:
             action = target.rsplit(".", 1)[-1]
@@ -221,17 +266,22 @@ class CallCounter:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length) if length else b""
             environ["wsgi.input"] = io.BytesIO(body)
-            query = parse_qs(environ.get("QUERY_STRING", "")) | parse_qs(body.decode("utf-8", "replace"))
-            action = (query.get("Action") or [None])[0]
+            rest = rest_json.operation(environ)
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            if rest is None:
+                query |= parse_qs(body.decode("utf-8", "replace"))
+            action = rest.name if rest else (query.get("Action") or [None])[0]
         if action:
             with self.lock:
                 self.calls[action] += 1
-            fault = self.injected_fault(action, start_response)
+            fault = self.injected_fault(action, bool(target or rest), start_response)
             if fault is None:
                 fault = self.concurrent_modification(action, start_response)
             if fault is not None:
                 return fault
         with self.serving:
+            if rest is not None and FINDINGS.answers(action):
+                return FINDINGS.answer(rest, body, query, start_response)
             if action in AUDITED_WRITES:
                 self.writes.append(audit_write(action, query))
             return self.app(environ, start_response)
@@ -477,6 +527,7 @@ def seed(spec):
     result = {"users": users}
     if "population" in spec:
         result["population"] = seed_population(spec["population"])
+    trigger_services.seed(spec, users)
     return result
 
 
@@ -527,7 +578,7 @@ def handle(command):
     if op == "calls":
         return {"calls": COUNTER.snapshot()}
     if op == "fail":
-        COUNTER.fail(command["action"], command.get("times", 1), command.get("status", 403), command.get("code", "AccessDenied"))
+        COUNTER.fail(command["action"], command.get("times", 1), command.get("status", 403), command.get("code"))
         return {}
     if op == "contend":
         COUNTER.contend(command.get("actions", ["TagUser", "UntagUser"]), float(command["rate"]), command.get("seed", 1))
@@ -548,7 +599,7 @@ def handle(command):
     if op == "set_user_id":
         set_user_id(command["userName"], command["userId"])
         return {}
-    raise ValueError(f"unknown op {op!r}")
+    return trigger_services.handle(op, command)
 
 
 def serve_commands(stop):
@@ -564,7 +615,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--seed", help="a JSON file in the seed command's shape")
+    parser.add_argument(
+        "--seed", action="append", default=[], help="a JSON file in the seed command's shape (repeatable)"
+    )
     parser.add_argument("--control", action="store_true", help="read commands on stdin")
     parser.add_argument(
         "--index-access-keys", action="store_true", help="O(1) GetAccessKeyLastUsed (see above)"
@@ -580,8 +633,8 @@ def main():
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
-    if args.seed:
-        with open(args.seed) as f:
+    for path in args.seed:
+        with open(path) as f:
             result = seed(json.load(f))
         print(json.dumps({"seeded": result}), file=sys.stderr, flush=True)
     print(f"READY http://{host}:{port}", flush=True)

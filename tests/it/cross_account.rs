@@ -354,7 +354,7 @@ async fn a_member_account_that_cannot_be_reached_fails_the_sweep_only_after_the_
     // The pipeline: the report of what was done, beside the failure.
     let sweep = seed_home_and_block_the_member(&mut aws);
     let remediator = aws.remediator(with_member_role());
-    let work = triggers::classify(sweep, &remediator.settings.rule_names).expect("a sweep");
+    let work = triggers::classify(sweep).expect("a sweep");
     let Outcome { report, failure } = remediator
         .run(work, None, HomeAccount::from_function_arn(FUNCTION_ARN))
         .await

@@ -451,7 +451,13 @@ async fn events_that_need_no_action_are_reported_ignored_and_call_no_aws_api() {
             "{name} needs a reason"
         );
     }
-    assert_eq!(aws.calls(), calls_before);
+    // Only another rule's event asks what that rule is, once: Config must say it is not
+    // ACCESS_KEYS_ROTATED before its event is ignored.
+    let mut expected = calls_before;
+    *expected
+        .entry("DescribeConfigRules".to_owned())
+        .or_default() += 1;
+    assert_eq!(aws.calls(), expected);
 }
 
 #[tokio::test]

@@ -11,9 +11,10 @@
 //! One test here goes through the real SDK stack instead (`sdk_stack`): retrying a throttled
 //! call is the SDK's job, which no fake can show.
 
+use access_key_remediator::aws::accounts::AccountClients;
 use access_key_remediator::aws::api_calls::ApiCallCounter;
 use access_key_remediator::aws::fake::{
-    ErrorKind, FakeError, FakeIam, FakeInventory, Fault, TAGS_PER_USER, Write,
+    ErrorKind, FakeError, FakeFindings, FakeIam, FakeInventory, Fault, TAGS_PER_USER, Write,
 };
 use access_key_remediator::domain::ids::AccessKeyId;
 use access_key_remediator::domain::ids::AccountId;
@@ -271,7 +272,7 @@ fn fail_for(operation: &str, kind: ErrorKind, user: &str) -> Inject {
 /// answers, so reports carry `apiCalls`.
 struct Account {
     iam: FakeIam,
-    remediator: Remediator<FakeIam, FakeInventory>,
+    remediator: Remediator<FakeIam, FakeInventory, FakeFindings>,
     calls: ApiCallCounter,
 }
 
@@ -297,8 +298,12 @@ impl Account {
                 }
             }
         }
-        let remediator =
-            Remediator::new(settings, iam.clone(), inventory).with_api_call_counter(calls.clone());
+        let clients = AccountClients {
+            iam: iam.clone(),
+            inventory,
+            findings: FakeFindings::default().with_api_calls(calls.clone()),
+        };
+        let remediator = Remediator::new(settings, clients).with_api_call_counter(calls.clone());
         Account {
             iam,
             remediator,
@@ -320,8 +325,7 @@ impl Account {
     /// The pipeline alone: the report, whole or partial, and what kept it from being whole.
     /// The home account is the handler's (`support::FUNCTION_ARN`).
     async fn run(&self, payload: Value) -> (Option<Report>, Option<RemediationError>) {
-        let work = triggers::classify(payload, &self.remediator.settings.rule_names)
-            .expect("the table's events are well formed");
+        let work = triggers::classify(payload).expect("the table's events are well formed");
         match self.remediator.run(work, None, home()).await {
             Ok(PipelineOutcome { report, failure }) => (Some(report), failure),
             Err(error) => (None, Some(error)),
@@ -1736,22 +1740,40 @@ async fn a_malformed_event_makes_no_aws_call() {
     }
 }
 
+/// An event of a resource or compliance type we never act on costs no call. One of another
+/// rule costs one DescribeConfigRules, the first time the container meets the rule (what it
+/// is decides, not its name), and nothing when the rule comes again.
 #[tokio::test]
 async fn an_ignored_event_makes_no_aws_call() {
-    for name in [
-        "non-user-resource.json",
-        "other-rule.json",
-        "compliant-alice.json",
+    use access_key_remediator::report::ApiCalls;
+    let describe_once = || ApiCalls::from([("DescribeConfigRules".to_owned(), 1)]);
+    for (name, first_calls, reason) in [
+        ("non-user-resource.json", ApiCalls::new(), "AWS::IAM::User"),
+        (
+            "other-rule.json",
+            describe_once(),
+            "\"iam-user-mfa-enabled\"",
+        ),
+        ("compliant-alice.json", ApiCalls::new(), "NON_COMPLIANT"),
     ] {
         let account = Account::seeded(over_age_active);
-        let report = account
-            .invoke(fixture(name))
-            .await
-            .expect("an event we do not act on is no error");
-        assert_eq!(report.outcome, Outcome::Ignored, "{name}");
-        assert!(report.users.is_empty(), "{name}");
-        assert_eq!(report.api_calls, Default::default(), "{name}");
-        assert_eq!(account.calls.snapshot(), Default::default(), "{name}");
+        for (delivery, expected_calls) in [(1, first_calls.clone()), (2, ApiCalls::new())] {
+            let before = account.calls.snapshot();
+            let report = account
+                .invoke(fixture(name))
+                .await
+                .expect("an event we do not act on is no error");
+            assert_eq!(report.outcome, Outcome::Ignored, "{name} #{delivery}");
+            assert!(report.users.is_empty(), "{name} #{delivery}");
+            let why = report.reason.as_deref().unwrap_or_default();
+            assert!(why.contains(reason), "{name} #{delivery}: {why}");
+            assert_eq!(report.api_calls, expected_calls, "{name} #{delivery}");
+            assert_eq!(
+                account.calls.since(&before),
+                expected_calls,
+                "{name} #{delivery}"
+            );
+        }
         assert_eq!(account.iam.writes(), [], "{name}");
     }
 }
@@ -2065,8 +2087,13 @@ async fn a_key_found_gone_is_counted_as_gone_in_the_metric_line() {
     });
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let sink = std::sync::Arc::clone(&lines);
-    let remediator = Remediator::new(Settings::default(), iam.clone(), iam.inventory())
-        .with_metric_sink(Box::new(move |line| {
+    let clients = AccountClients {
+        iam: iam.clone(),
+        inventory: iam.inventory(),
+        findings: FakeFindings::default(),
+    };
+    let remediator =
+        Remediator::new(Settings::default(), clients).with_metric_sink(Box::new(move |line| {
             sink.lock().unwrap().push(line.to_owned())
         }));
 
@@ -2178,7 +2205,7 @@ async fn an_event_naming_an_account_is_refused_when_the_invoked_arn_names_none()
         assert_eq!(account.iam.writes(), [], "{event}");
 
         // The pipeline refuses it the same way, before any call.
-        let work = triggers::classify(event, &account.remediator.settings.rule_names).unwrap();
+        let work = triggers::classify(event).unwrap();
         let refused = account.remediator.run(work, None, None).await;
         assert!(
             matches!(refused, Err(RemediationError::HomeUnknown { .. })),
@@ -2245,7 +2272,9 @@ fn an_exemption_tag_key_the_function_writes_itself_is_an_init_error() {
 /// concurrently; each rule matches only the requests it is meant for, so a call nobody
 /// expected finds no rule and panics the mock, failing the test.
 mod sdk_stack {
+    use access_key_remediator::aws::accounts::AccountClients;
     use access_key_remediator::aws::config::AwsConfigInventory;
+    use access_key_remediator::aws::findings::AwsFindings;
     use access_key_remediator::aws::iam::AwsIam;
     use access_key_remediator::remediate::Remediator;
     use access_key_remediator::report::{Action, Outcome};
@@ -2283,6 +2312,18 @@ mod sdk_stack {
                 )),
             )
             .repeatedly()
+            .build();
+        // What the event's rule is: the AWS-managed rule, at the function's own age limit.
+        let describe_rule = mock!(ConfigClient::describe_config_rules)
+            .match_requests(|input| input.config_rule_names() == ["access-keys-rotated"])
+            .sequence()
+            .http_status(
+                200,
+                Some(
+                    r#"{"ConfigRules":[{"ConfigRuleName":"access-keys-rotated","Source":{"Owner":"AWS","SourceIdentifier":"ACCESS_KEYS_ROTATED"},"InputParameters":"{\"maxAccessKeyAge\":\"90\"}"}]}"#
+                        .to_owned(),
+                ),
+            )
             .build();
         let get_alice = mock!(IamClient::get_user)
             .match_requests(|input| input.user_name() == Some("alice"))
@@ -2347,19 +2388,32 @@ mod sdk_stack {
             ],
             |config| config.retry_config(three_quick_attempts())
         );
-        let inventory = mock_client!(aws_sdk_config, RuleMode::MatchAny, &[&config], |config| {
-            config.retry_config(three_quick_attempts())
-        });
-        let remediator = Remediator::new(
-            Settings::default(),
-            AwsIam::new(iam),
-            AwsConfigInventory::new(inventory),
+        let inventory = mock_client!(
+            aws_sdk_config,
+            RuleMode::MatchAny,
+            &[&describe_rule, &config],
+            |config| config.retry_config(three_quick_attempts())
         );
+        let clients = AccountClients {
+            iam: AwsIam::new(iam),
+            inventory: AwsConfigInventory::new(inventory),
+            findings: AwsFindings::new(
+                mock_client!(aws_sdk_securityhub, RuleMode::MatchAny, &[]),
+                mock_client!(aws_sdk_accessanalyzer, RuleMode::MatchAny, &[]),
+            ),
+        };
+        let remediator = Remediator::new(Settings::default(), clients);
         let report = access_key_remediator::handler::handle(&remediator, invocation(alice_event()))
             .await
             .expect("the third attempt succeeds, so the invocation does");
 
         assert_eq!(report.outcome, Outcome::Remediated);
+        assert_eq!(describe_rule.num_calls(), 1, "the rule is asked about once");
+        assert_eq!(
+            report.warnings,
+            Vec::<String>::new(),
+            "the rule's age is ours"
+        );
         assert_eq!(report.users.len(), 1, "one user in {report:?}");
         assert_eq!(actions(&report), [(OLD_KEY, Action::Deactivated)]);
         assert_eq!(

@@ -7,9 +7,10 @@
 //! whose report is the one Lambda returns. The sizes are printed:
 //! `cargo test --test it report_size:: -- --nocapture`.
 
+use access_key_remediator::aws::accounts::AccountClients;
 use access_key_remediator::aws::accounts::HomeAccount;
 use access_key_remediator::aws::api_calls::ApiCallCounter;
-use access_key_remediator::aws::fake::{FakeIam, FakeInventory};
+use access_key_remediator::aws::fake::{FakeFindings, FakeIam, FakeInventory};
 use access_key_remediator::domain::policy::Policy;
 use access_key_remediator::domain::user::KeyStatus;
 use access_key_remediator::handler::handle;
@@ -70,13 +71,20 @@ fn every_key_acted_on() -> Settings {
     }
 }
 
-fn remediator(users: u32, now: OffsetDateTime) -> (Remediator<FakeIam, FakeInventory>, u32) {
+fn remediator(
+    users: u32,
+    now: OffsetDateTime,
+) -> (Remediator<FakeIam, FakeInventory, FakeFindings>, u32) {
     let calls = ApiCallCounter::default();
     let iam = FakeIam::new().with_api_calls(calls.clone());
     let over_age = seed(&iam, users, now);
     let inventory = FakeInventory::empty().with_api_calls(calls.clone());
-    let remediator =
-        Remediator::new(every_key_acted_on(), iam, inventory).with_api_call_counter(calls);
+    let clients = AccountClients {
+        iam,
+        inventory,
+        findings: FakeFindings::default(),
+    };
+    let remediator = Remediator::new(every_key_acted_on(), clients).with_api_call_counter(calls);
     (remediator, over_age)
 }
 
@@ -90,7 +98,7 @@ fn bytes(report: &Report) -> usize {
 async fn sweep(users: u32) -> (u32, Report, Report) {
     let now = OffsetDateTime::now_utc();
     let (pipeline, over_age) = remediator(users, now);
-    let work = triggers::classify(fixture("scheduled-sweep.json"), &[]).expect("a sweep");
+    let work = triggers::classify(fixture("scheduled-sweep.json")).expect("a sweep");
     let home = HomeAccount::from_function_arn(FUNCTION_ARN);
     let outcome = pipeline
         .run(work, None, home)

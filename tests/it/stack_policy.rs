@@ -1,21 +1,24 @@
 //! The deployment templates, template.yaml (the central stack) and member-account.yaml (the
 //! StackSet), read as data: the roles grant least privilege, IAM enforces the remediation
-//! mode (each mode's role permits exactly that mode's writes), the event pattern admits
-//! exactly the events the function acts on, every function setting is a parameter, and
-//! failures and alarms have somewhere to go.
+//! mode (each mode's role permits exactly that mode's writes), every function setting is a
+//! parameter, and failures and alarms have somewhere to go. The triggers' rules and patterns
+//! are in `triggers`, the grants that come with them in `finding_grants`.
+
+mod finding_grants;
+mod trigger_samples;
+mod triggers;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use access_key_remediator::domain::ids::AccountId;
 use access_key_remediator::domain::marker::{LEGACY_MARKER_PREFIX, STATE_TAG_KEY};
 use access_key_remediator::domain::policy::Mode;
-use access_key_remediator::settings::Settings;
 use access_key_remediator::triggers::{Work, classify};
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 use yaml_serde::Value;
 
 use crate::support::cloudformation::{
-    Statement, Template, arn_text, intrinsic, is_no_value, role_statements, run_filter,
+    Statement, Template, arn_text, intrinsic, is_no_value, role_statements,
 };
 use crate::support::{fixture, project_path};
 
@@ -61,7 +64,7 @@ const MODE_CONDITIONS: [&str; 2] = ["MayWriteKeys", "MayDeleteKeys"];
 
 /// Every action that changes something, anywhere in the stacks. A "*" resource on any of
 /// them fails the policy test.
-const WRITE_ACTIONS: [&str; 10] = [
+const WRITE_ACTIONS: [&str; 11] = [
     "iam:UpdateAccessKey",
     "iam:DeleteAccessKey",
     "iam:TagUser",
@@ -72,6 +75,15 @@ const WRITE_ACTIONS: [&str; 10] = [
     "sqs:SendMessage",
     "sns:Publish",
     "events:PutEvents",
+    "securityhub:BatchUpdateFindings",
+];
+
+/// Reads scoped to one kind of resource of the account: its Config rules, its analyzers.
+/// (GetFindingV2 is authorized as `access-analyzer:GetFinding`: IAM has no GetFindingV2 action.)
+const SCOPED_READS: [&str; 3] = [
+    "config:DescribeConfigRules",
+    "access-analyzer:GetFinding",
+    "access-analyzer:GetAnalyzer",
 ];
 
 /// The only actions with no resource-level permissions that the function needs; the only
@@ -109,6 +121,7 @@ fn every_action_the_roles_grant_is_a_named_action_the_stack_needs() {
     let known: BTreeSet<&str> = KEY_CALLS
         .iter()
         .chain(&WRITE_ACTIONS)
+        .chain(&SCOPED_READS)
         .chain(&ACCOUNT_WIDE_READS)
         .copied()
         .collect();
@@ -380,16 +393,12 @@ fn assume_role_is_granted_only_on_the_member_role_name_and_only_when_one_is_set(
 }
 
 #[test]
-fn the_member_role_grants_what_the_central_role_grants_on_iam_and_config_and_nothing_else() {
+fn the_member_role_grants_what_the_central_role_grants_on_users_rules_and_findings() {
     type Grant = (String, Option<String>, Vec<String>, Vec<String>, String);
     let grants = |name| -> BTreeSet<Grant> {
         role_statements(&Template::load(name))
             .into_iter()
-            .filter(|s| {
-                s.actions
-                    .iter()
-                    .all(|a| a.starts_with("iam:") || a.starts_with("config:"))
-            })
+            .filter(|s| s.actions.iter().all(|a| is_remediation_call(a)))
             .map(|s| {
                 let condition = format!("{:?}", s.condition);
                 (s.sid, s.only_if, s.actions, s.resources, condition)
@@ -411,12 +420,25 @@ fn the_member_role_grants_what_the_central_role_grants_on_iam_and_config_and_not
         Template::load("template.yaml"),
         Template::load("member-account.yaml"),
     );
-    for condition in MODE_CONDITIONS {
+    // HasSecurityHubTrigger differs on purpose: the member's has a value that grants without
+    // forwarding. MayUpdateFindings combines it with MayWriteKeys the same way in both.
+    for condition in MODE_CONDITIONS
+        .iter()
+        .chain(&["MayUpdateFindings", "HasAccessAnalyzerTrigger"])
+    {
         assert_eq!(
             member.root["Conditions"][condition], central.root["Conditions"][condition],
             "{condition}"
         );
     }
+}
+
+/// The calls the function makes on the account it remediates (users, Config rules, findings),
+/// as opposed to its own plumbing (logs, queue, topic, role assumption).
+fn is_remediation_call(action: &str) -> bool {
+    ["iam:", "config:", "securityhub:", "access-analyzer:"]
+        .iter()
+        .any(|service| action.starts_with(service))
 }
 
 #[test]
@@ -484,6 +506,9 @@ fn parameter_sets(template: &str) -> Vec<Vec<(&'static str, &'static str)>> {
             let defaults = vec![("AWS::AccountId", CENTRAL_ACCOUNT)];
             let mut everything = defaults.clone();
             everything.extend([
+                ("ConfigRuleNames", "my-keys-rotated,my-org-*-keys"),
+                ("SecurityHubTrigger", "on"),
+                ("AccessAnalyzerTrigger", "on"),
                 ("CreateConfigRule", "true"),
                 ("MaxAccessKeyAge", "90"),
                 ("NotificationEmail", "security@example.com"),
@@ -501,14 +526,19 @@ fn parameter_sets(template: &str) -> Vec<Vec<(&'static str, &'static str)>> {
                 ("CentralEventBusArn", CENTRAL_BUS_ARN),
             ];
             let mut everything = defaults.clone();
-            everything.push(("MemberRoleExternalId", "example-external-id"));
+            everything.extend([
+                ("MemberRoleExternalId", "example-external-id"),
+                ("SecurityHubTrigger", "on"),
+                ("AccessAnalyzerTrigger", "on"),
+            ]);
             vec![defaults, everything]
         }
         other => panic!("{other}"),
     }
 }
 
-/// The IAM and Config actions each role of a deployment permits, by role.
+/// The remediation calls (IAM, Config, Security Hub, Access Analyzer) each role of a
+/// deployment permits, by role.
 fn iam_grants_by_role(
     template: &Template,
     parameters: &[(&str, &str)],
@@ -518,7 +548,7 @@ fn iam_grants_by_role(
     for statement in deployment.role_statements() {
         assert_eq!(statement.only_if, None, "deployed, no !If is left");
         for action in statement.actions {
-            if action.starts_with("iam:") || action.starts_with("config:") {
+            if is_remediation_call(&action) {
                 by_role
                     .entry(statement.owner.clone())
                     .or_default()
@@ -530,8 +560,8 @@ fn iam_grants_by_role(
 }
 
 /// The IAM writes the function's role permits with RemediationMode `mode` (and `parameters`);
-/// asserts along the way that no other role grants IAM or Config calls and that every read
-/// stays.
+/// asserts along the way that no other role grants remediation calls, that every read stays,
+/// and that nothing else is granted but the finding calls (finding_grants checks those).
 fn permitted_writes(
     template_name: &'static str,
     mode: Mode,
@@ -552,6 +582,7 @@ fn permitted_writes(
     let reads: BTreeSet<String> = KEY_READS
         .iter()
         .chain(&ACCOUNT_WIDE_READS)
+        .chain(&["config:DescribeConfigRules"])
         .map(|a| (*a).to_owned())
         .collect();
     assert!(
@@ -567,6 +598,7 @@ fn permitted_writes(
     let rest: Vec<&String> = granted
         .iter()
         .filter(|a| !reads.contains(*a) && !IAM_WRITES.contains(&a.as_str()))
+        .filter(|a| !a.starts_with("securityhub:") && !a.starts_with("access-analyzer:"))
         .collect();
     assert!(rest.is_empty(), "{template_name}: unclassified {rest:?}");
     writes
@@ -675,12 +707,18 @@ fn no_grant_escapes_the_role_policies_read_here() {
 #[test]
 fn in_the_central_account_the_member_stack_creates_no_role_in_any_mode() {
     let member = Template::load("member-account.yaml");
-    for mode in MODES {
+    let triggers = [("off", "off"), ("on", "on"), ("on-no-forwarding", "on")];
+    for (mode, (security_hub, access_analyzer)) in MODES
+        .into_iter()
+        .flat_map(|mode| triggers.map(|t| (mode, t)))
+    {
         let deployment = member.deploy(&[
             ("AWS::AccountId", CENTRAL_ACCOUNT),
             ("CentralFunctionRoleArn", CENTRAL_ROLE_ARN),
             ("CentralEventBusArn", CENTRAL_BUS_ARN),
             ("RemediationMode", mode.as_str()),
+            ("SecurityHubTrigger", security_hub),
+            ("AccessAnalyzerTrigger", access_analyzer),
         ]);
         assert!(deployment.condition("IsCentralAccount"));
         let created: Vec<String> = deployment
@@ -691,7 +729,7 @@ fn in_the_central_account_the_member_stack_creates_no_role_in_any_mode() {
         assert_eq!(
             created,
             ["NothingToDoInTheCentralAccount"],
-            "{}",
+            "{} {security_hub} {access_analyzer}",
             mode.as_str()
         );
         assert!(deployment.role_statements().is_empty());
@@ -742,84 +780,6 @@ fn the_member_stacks_mode_is_the_ceiling_of_what_the_central_function_does_there
         }
     }
     println!("{table}");
-}
-
-/// The rules that route Config compliance changes, the central one and the member accounts'
-/// forwarding one, with their patterns as deployed with default parameters.
-const COMPLIANCE_RULES: [(&str, &str); 2] = [
-    ("template.yaml", "ConfigComplianceRule"),
-    ("member-account.yaml", "ForwardComplianceEvents"),
-];
-
-fn compliance_patterns() -> Vec<(&'static str, Json)> {
-    COMPLIANCE_RULES
-        .into_iter()
-        .map(|(name, rule)| {
-            let template = Template::load(name);
-            let pattern = &template.resource(rule)["Properties"]["EventPattern"];
-            (name, template.to_json(pattern))
-        })
-        .collect()
-}
-
-#[test]
-fn the_event_pattern_is_exactly_non_compliant_iam_users_of_the_listed_rules() {
-    for (template, pattern) in compliance_patterns() {
-        assert_eq!(
-            pattern,
-            json!({
-                "source": ["aws.config"],
-                "detail-type": ["Config Rules Compliance Change"],
-                "detail": {
-                    "configRuleName": ["access-keys-rotated"],
-                    "resourceType": ["AWS::IAM::User"],
-                    "newEvaluationResult": { "complianceType": ["NON_COMPLIANT"] }
-                }
-            }),
-            "{template}"
-        );
-    }
-    for (name, rule) in COMPLIANCE_RULES {
-        let template = Template::load(name);
-        let names =
-            &template.resource(rule)["Properties"]["EventPattern"]["detail"]["configRuleName"];
-        assert_eq!(
-            arn_text(names),
-            "!Ref ConfigRuleNames",
-            "{name}: the rule names come from the parameter"
-        );
-    }
-}
-
-#[test]
-fn the_event_pattern_matches_the_non_compliant_user_events_and_none_of_the_others() {
-    let cases = [
-        ("non-compliant-alice.json", true),
-        ("non-compliant-bob-exempt.json", true),
-        ("non-compliant-carol-legacy.json", true),
-        ("non-compliant-deleted-user.json", true),
-        // The pattern does not look at resourceId; the function refuses it, naming the field.
-        ("malformed-missing-resource-id.json", true),
-        ("compliant-alice.json", false),
-        ("non-user-resource.json", false),
-        ("other-rule.json", false),
-        ("scheduled-sweep.json", false),
-    ];
-    let events: Vec<Json> = cases.iter().map(|(file, _)| fixture(file)).collect();
-    let expected: Vec<bool> = cases.iter().map(|(_, matches)| *matches).collect();
-    for (template, pattern) in compliance_patterns() {
-        let answer = run_filter(
-            "event-pattern",
-            &json!({ "pattern": pattern, "events": events }),
-        );
-        let matched: Vec<bool> = serde_json::from_value(answer["matched"].clone()).unwrap();
-        assert_eq!(
-            matched,
-            expected,
-            "{template}: {:?}",
-            cases.iter().map(|c| c.0).collect::<Vec<_>>()
-        );
-    }
 }
 
 /// Environment variables that src/settings.rs reads: the quoted upper-case names with an
@@ -875,6 +835,7 @@ fn the_issue_parameters_exist_and_the_optional_ones_default_to_empty() {
         yaml_serde::from_str::<Value>(r#"["true", "false"]"#).unwrap()
     );
     for optional in [
+        "ConfigRuleNames",
         "NotificationEmail",
         "OrganizationId",
         "MemberRoleName",
@@ -1087,7 +1048,7 @@ fn the_sweep_rule_with_accounts_sends_an_event_the_function_sweeps_those_account
     let account = |id| AccountId::parse(id).expect("an account id");
 
     assert_eq!(
-        classify(event, &Settings::default().rule_names),
+        classify(event),
         Ok(Work::Sweep {
             account: Some(account("123456789012")),
             accounts: vec![account("123456789012"), account("210987654321")],
@@ -1099,7 +1060,6 @@ fn the_sweep_rule_with_accounts_sends_an_event_the_function_sweeps_those_account
 fn a_mistyped_sweep_accounts_parameter_is_refused_by_name_not_guessed() {
     let event = transformed_sweep_event("123456789012, 210987654321");
 
-    let error =
-        classify(event, &Settings::default().rule_names).expect_err("a padded id is not an id");
+    let error = classify(event).expect_err("a padded id is not an id");
     assert!(error.to_string().contains("detail.accounts[1]"), "{error}");
 }

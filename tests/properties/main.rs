@@ -1,6 +1,7 @@
-//! The property tests, one binary: the pure policy's safety invariants (`policy`) and hostile
-//! payloads through the trigger intake (`intake`). Neither makes an AWS call, so they build
-//! and run without the emulator.
+//! The property tests, one binary: the pure policy's safety invariants (`policy`, and
+//! `unused_key` for an Access Analyzer finding's one key) and hostile payloads through the
+//! trigger intake (`intake`). None makes an AWS call, so they build and run without the
+//! emulator.
 //!
 //! `PROPTEST_CASES` sets the count (256 when unset); a module name filters, as in
 //! `PROPTEST_CASES=100000 cargo test --release --test properties policy::`
@@ -8,3 +9,4 @@
 
 mod intake;
 mod policy;
+mod unused_key;

@@ -57,18 +57,18 @@ const ALL_MODES: &[Mode] = &[Mode::Report, Mode::Deactivate, Mode::Delete];
 
 /// One call to `decide`, plus how the exemption tag was generated to read.
 #[derive(Debug, Clone)]
-struct Case {
-    snapshot: UserSnapshot,
-    now: OffsetDateTime,
-    policy: Policy,
-    budget: u32,
+pub(crate) struct Case {
+    pub(crate) snapshot: UserSnapshot,
+    pub(crate) now: OffsetDateTime,
+    pub(crate) policy: Policy,
+    pub(crate) budget: u32,
     /// Whether the tag under `policy.exempt_tag_key` was generated as one that exempts
     /// (`true` in any case, a date today or later, or an unrecognised value).
-    exempt: bool,
+    pub(crate) exempt: bool,
 }
 
 impl Case {
-    fn plan(&self) -> UserPlan {
+    pub(crate) fn plan(&self) -> UserPlan {
         decide(&self.snapshot, self.now, &self.policy, self.budget)
     }
 
@@ -82,7 +82,7 @@ impl Case {
     }
 
     /// The input key with this id, as generated (not as echoed back in the plan).
-    fn key(&self, access_key_id: &str) -> Option<&AccessKey> {
+    pub(crate) fn key(&self, access_key_id: &str) -> Option<&AccessKey> {
         self.snapshot
             .keys
             .iter()
@@ -92,7 +92,7 @@ impl Case {
 
 /// Whether the verdict makes an IAM write call: `Deactivate`, `Mark` and `Delete` do, a `Hold`
 /// does not (as documented on `Verdict`).
-fn writes(verdict: Verdict) -> bool {
+pub(crate) fn writes(verdict: Verdict) -> bool {
     !matches!(verdict, Verdict::Hold(_))
 }
 
@@ -483,7 +483,7 @@ prop_compose! {
     }
 }
 
-fn any_case() -> impl Strategy<Value = Case> {
+pub(crate) fn any_case() -> impl Strategy<Value = Case> {
     case_in(ALL_MODES)
 }
 

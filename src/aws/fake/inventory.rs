@@ -1,6 +1,6 @@
 //! The fake AWS Config inventory: the cheap UserId-to-name lookup, with a record a test sets
 //! by hand so it can lag behind IAM, as Config's does, or refuse, as a role without Config
-//! access is refused.
+//! access is refused; and the account's Config rules, which by default it has none of.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::faults::aws_error;
 use super::lock;
 use crate::aws::api_calls::ApiCallCounter;
-use crate::aws::{AwsError, UserInventory};
+use crate::aws::{AwsError, ConfigRules, UserInventory};
 use crate::domain::ids::UserId;
+use crate::domain::rules::{RuleLookup, RuleSource};
 
 const OPERATION: &str = "ListDiscoveredResources";
 
@@ -17,6 +18,8 @@ const OPERATION: &str = "ListDiscoveredResources";
 struct InventoryState {
     names: BTreeMap<UserId, String>,
     failures_left: u32,
+    /// What DescribeConfigRules answers, by rule name; a rule not here is `NotFound`.
+    rules: BTreeMap<String, RuleLookup>,
     api_calls: ApiCallCounter,
 }
 
@@ -65,6 +68,26 @@ impl FakeInventory {
         self
     }
 
+    /// The AWS-managed ACCESS_KEYS_ROTATED under `rule_name`, with this `maxAccessKeyAge`.
+    pub fn with_managed_rule(
+        self,
+        rule_name: &str,
+        max_access_key_age: Option<u32>,
+    ) -> FakeInventory {
+        let source = RuleSource {
+            owner: "AWS".to_owned(),
+            identifier: crate::domain::rules::ACCESS_KEYS_ROTATED.to_owned(),
+            max_access_key_age,
+        };
+        self.with_rule(rule_name, RuleLookup::Described(source))
+    }
+
+    /// What DescribeConfigRules answers for `rule_name`.
+    pub fn with_rule(self, rule_name: &str, lookup: RuleLookup) -> FakeInventory {
+        self.state().rules.insert(rule_name.to_owned(), lookup);
+        self
+    }
+
     pub fn with_api_calls(self, counter: ApiCallCounter) -> FakeInventory {
         self.state().api_calls = counter;
         self
@@ -86,5 +109,17 @@ impl UserInventory for FakeInventory {
             "AccessDeniedException",
             message,
         ))
+    }
+}
+
+impl ConfigRules for FakeInventory {
+    async fn describe_rule(&self, rule_name: &str) -> RuleLookup {
+        let state = self.state();
+        state.api_calls.record("DescribeConfigRules");
+        state
+            .rules
+            .get(rule_name)
+            .cloned()
+            .unwrap_or(RuleLookup::NotFound)
     }
 }

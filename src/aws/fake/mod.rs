@@ -14,6 +14,7 @@
 mod credential_report;
 mod directory;
 mod faults;
+mod findings;
 mod inventory;
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,7 @@ use time::OffsetDateTime;
 
 pub use self::credential_report::REPORT_HEADER;
 pub use self::faults::{ErrorKind, FakeError, Fault};
+pub use self::findings::FakeFindings;
 pub use self::inventory::FakeInventory;
 use crate::aws::api_calls::ApiCallCounter;
 use crate::domain::ids::{AccessKeyId, UserId};

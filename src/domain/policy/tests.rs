@@ -1,4 +1,5 @@
-//! Table tests: one row per branch of `decide`, each naming the rule it pins down.
+//! Table tests: one row per branch of `decide`, each naming the rule it pins down; those of
+//! `decide_unused_key` are in `unused_key`.
 
 use super::*;
 use crate::domain::exemption::Exemption;
@@ -643,3 +644,5 @@ fn markers_round_trip_to_the_second_in_utc() {
         Some(datetime!(2026-11-02 08:15:30 UTC))
     );
 }
+
+mod unused_key;

@@ -14,8 +14,9 @@ use tracing::{info, warn};
 use super::outcome::{Outcome, RemediationError, error_chain};
 use super::remediator::{Remediator, remediate_user};
 use super::snapshot::Budget;
+use crate::aws::AwsError;
 use crate::aws::accounts::{AccountClients, HomeAccount};
-use crate::aws::{AwsError, IamDirectory, IamWrites, UserInventory};
+use crate::aws::{Config, Findings, Iam};
 use crate::domain::ids::AccountId;
 use crate::domain::nomination::{self, nominate};
 use crate::domain::policy::Mode;
@@ -33,11 +34,11 @@ enum Nominee {
     NotStarted(String),
 }
 
-impl<I: IamDirectory + IamWrites, C: UserInventory> Remediator<I, C> {
+impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
     /// Sweeps one account, spending from the invocation's `budget`.
     pub(super) async fn sweep(
         &self,
-        at: &AccountClients<I, C>,
+        at: &AccountClients<I, C, F>,
         account: Option<AccountId>,
         deadline: Option<Instant>,
         budget: &Budget,
@@ -66,7 +67,8 @@ impl<I: IamDirectory + IamWrites, C: UserInventory> Remediator<I, C> {
                     return (at_row, Nominee::NotStarted(user_name));
                 }
                 let nominee =
-                    match remediate_user(at, policy, (&user_name, None), now, budget).await {
+                    match remediate_user(at, policy, (&user_name, None), (now, None), budget).await
+                    {
                         Ok(Some(done)) => Nominee::Done(done.report, done.failures),
                         Ok(None) => Nominee::Gone,
                         Err(error) => Nominee::ReadFailed(error),

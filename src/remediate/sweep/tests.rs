@@ -4,7 +4,8 @@ use time::Duration as Days;
 use time::macros::datetime;
 
 use super::*;
-use crate::aws::fake::{FakeIam, FakeInventory};
+use crate::aws::accounts::AccountClients;
+use crate::aws::fake::{FakeFindings, FakeIam, FakeInventory};
 use crate::domain::nomination::{Nominee as Nominated, Overdue};
 use crate::domain::policy::Policy;
 use crate::domain::user::KeyStatus;
@@ -116,7 +117,12 @@ fn capped(actions: u32) -> Settings {
 }
 
 async fn sweep(iam: &FakeIam, settings: Settings) -> Report {
-    let remediator = Remediator::new(settings, iam.clone(), FakeInventory::empty());
+    let clients = AccountClients {
+        iam: iam.clone(),
+        inventory: FakeInventory::empty(),
+        findings: FakeFindings::default(),
+    };
+    let remediator = Remediator::new(settings, clients);
     let work = Work::Sweep {
         account: None,
         accounts: Vec::new(),

@@ -344,6 +344,14 @@ impl Deployment<'_> {
             .collect()
     }
 
+    /// The resources of one type this deployment creates, resolved, in file order.
+    pub fn resources_of_type(&self, resource_type: &str) -> Vec<(String, Value)> {
+        self.resources()
+            .into_iter()
+            .filter(|(_, resource)| resource["Type"].as_str() == Some(resource_type))
+            .collect()
+    }
+
     /// Every identity-policy statement of every AWS::IAM::Role this deployment creates, as
     /// deployed (so none has `only_if`). A role with managed policies is refused: what they
     /// grant cannot be read here.

@@ -1,5 +1,5 @@
 //! Helpers for building `aws-smithy-mocks` SDK clients and their canned answers, shared by the
-//! adapter tests (`iam_adapter`, `config_adapter`).
+//! adapter tests (`iam_adapter`, `config_adapter`, `findings_adapter`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -84,4 +84,35 @@ pub fn iam_user(user_name: &str, user_id: &str) -> User {
         .create_date(aws_smithy_types::DateTime::from_secs(1_600_000_000))
         .build()
         .expect("every required User field is set")
+}
+
+/// An error body of the JSON protocols (awsJson1_1: Config; restJson1: Security Hub, Access
+/// Analyzer), with the error code in `__type`, where both read it.
+pub fn json_error(code: &str, message: &str) -> String {
+    serde_json::json!({ "__type": code, "message": message }).to_string()
+}
+
+/// A restJson1 error response (Security Hub, Access Analyzer) as those services send it: the
+/// code in the `x-amzn-ErrorType` header, with the `:…` suffix AWS appends and the SDK strips,
+/// and the message in the body.
+pub fn rest_json_error(
+    status: u16,
+    code: &str,
+    message: &str,
+) -> aws_smithy_runtime_api::client::orchestrator::HttpResponse {
+    let status = aws_smithy_runtime_api::http::StatusCode::try_from(status)
+        .expect("a valid HTTP status code");
+    let body = serde_json::json!({ "message": message }).to_string();
+    let mut response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+        status,
+        aws_smithy_types::body::SdkBody::from(body),
+    );
+    response.headers_mut().insert(
+        "x-amzn-ErrorType",
+        format!("{code}:http://internal.amazon.com/coral/"),
+    );
+    response
+        .headers_mut()
+        .insert("content-type", "application/json");
+    response
 }

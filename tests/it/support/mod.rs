@@ -7,6 +7,7 @@ pub mod cloudformation;
 pub mod faults;
 pub mod lambda;
 pub mod mocks;
+pub mod triggers;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
