@@ -21,10 +21,11 @@ SAM_VENV := .venv-sam
 TOOLS := $(CURDIR)/.tools
 CARGO_DENY_VERSION := 0.20.2
 
-.PHONY: help venv build build-arm64 test soak soak-properties soak-faults soak-concurrency lint lint-templates deny sam-build demo emulator invoke clean
+.PHONY: help venv build build-arm64 test soak soak-properties soak-faults soak-concurrency lint lint-templates deny sam-build demo plan emulator invoke clean
 
 help:
 	@echo "make demo        run the function on a seeded local AWS emulator and show what it did"
+	@echo "make plan        what the function would do to the seeded emulator's account, writing nothing"
 	@echo "make test        run every test (policy, adapters, end to end against moto)"
 	@echo "make soak        property tests at full counts, the fault matrix and the process races"
 	@echo "make lint        rustfmt, clippy -D warnings, and lint-templates"
@@ -128,6 +129,14 @@ $(TOOLS)/bin/cargo-deny:
 
 demo: venv build
 	tests/emulator/demo.sh $(BOOTSTRAP)
+
+# The operator's read-only plan (`bootstrap plan`) against the seeded emulator; against a real
+# account, `cargo run --release -- plan --profile NAME`. ARGS=--json prints the JSON report;
+# PLAN_USERS=10000 plans `make bench`'s account of that many users instead of the demo's.
+# It runs the release bootstrap `make build` makes (the binary Lambda runs), so after `make demo`
+# it builds nothing.
+plan: venv build
+	PLAN_BIN=$(BOOTSTRAP) tests/emulator/plan.sh $(ARGS)
 
 emulator: venv
 	$(PYTHON) tests/emulator/emulator.py --port $(EMULATOR_PORT) --seed tests/emulator/demo-account.json --seed tests/emulator/demo-triggers.json

@@ -8,7 +8,8 @@
 //! - `aws`: the ports (narrow traits) beside their SDK adapters, and an in-memory fake;
 //! - `triggers`: each kind of invocation, payload to unit of work;
 //! - `remediate`: the pipeline, one stage per file;
-//! - `handler`: one invocation, start to Lambda result;
+//! - `handler` and `plan`: one invocation, start to Lambda result; the operator's read-only
+//!   preview of a sweep, run from a shell;
 //! - `startup`: the composition root, built once per container.
 
 // Test tables may run long; the code they test may not.
@@ -17,6 +18,7 @@
 pub mod aws;
 pub mod domain;
 pub mod handler;
+pub mod plan;
 pub mod remediate;
 pub mod report;
 pub mod settings;

@@ -9,6 +9,11 @@ use crate::domain::marker::{STATE_TAG_KEY, legacy_key_id};
 use crate::domain::policy::{Mode, Policy};
 use crate::domain::rules::RulePattern;
 
+mod notices;
+
+pub use self::notices::NoticeSettings;
+use self::notices::read_notices;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// What the pure policy needs: limits, grace period, mode, exemption tag, action cap.
@@ -25,6 +30,8 @@ pub struct Settings {
     /// `cargo lambda watch` invoke with a placeholder ARN): AWS_ACCOUNT_ID, the SDKs' own
     /// variable for it. Deployed, the invoked ARN decides and this is ignored.
     pub local_account: Option<AccountId>,
+    /// Where owner notices go: the SNS topic, and SES email to owners.
+    pub notices: NoticeSettings,
 }
 
 /// Where the function reaches into member accounts: `arn:<partition>:iam::<account>:role/<name>`.
@@ -44,6 +51,7 @@ impl Default for Settings {
             sweep_concurrency: 8,
             member_role: None,
             local_account: None,
+            notices: NoticeSettings::default(),
         }
     }
 }
@@ -161,6 +169,7 @@ impl Settings {
             local_account: env.parsed("AWS_ACCOUNT_ID", |value| {
                 AccountId::parse(value).map_err(|error| error.to_string())
             })?,
+            notices: read_notices(&env, defaults.notices)?,
         })
     }
 }
@@ -198,6 +207,13 @@ fn read_policy<F: Fn(&str) -> Option<String>>(
         mode: mode.unwrap_or(defaults.mode),
         exempt_tag_key: exempt_tag_key.unwrap_or(defaults.exempt_tag_key),
         max_actions_per_invocation: max_actions.unwrap_or(defaults.max_actions_per_invocation),
+        warn_before_days: env
+            .whole_number(
+                "WARN_BEFORE_DAYS",
+                0..=MAX_DAYS,
+                &format!("a whole number of days from 0 (no warnings) to {MAX_DAYS}"),
+            )?
+            .unwrap_or(defaults.warn_before_days),
     })
 }
 
@@ -285,10 +301,17 @@ mod tests {
             ("EXEMPT_TAG_KEY", "security:exempt"),
             ("MAX_KEY_IDLE_DAYS", "60"),
             ("MAX_ACTIONS_PER_INVOCATION", "5"),
+            ("WARN_BEFORE_DAYS", "0"),
             ("SWEEP_CONCURRENCY", "4"),
             ("MEMBER_ROLE_NAME", "AccessKeyRemediatorMember"),
             ("MEMBER_ROLE_EXTERNAL_ID", "org-7f3a"),
             ("AWS_ACCOUNT_ID", "210987654321"),
+            (
+                "NOTICE_TOPIC_ARN",
+                "arn:aws:sns:eu-west-1:210987654321:access-key-notices",
+            ),
+            ("OWNER_TAG_KEY", "Team-Email"),
+            ("SES_FROM_ADDRESS", "security@example.com"),
         ])
         .unwrap();
         assert_eq!(
@@ -301,6 +324,7 @@ mod tests {
                     exempt_tag_key: "security:exempt".into(),
                     max_key_idle_days: Some(60),
                     max_actions_per_invocation: 5,
+                    warn_before_days: 0,
                 },
                 rule_names: vec![
                     RulePattern::parse("my-keys-rotated").unwrap(),
@@ -312,6 +336,11 @@ mod tests {
                     external_id: Some("org-7f3a".into()),
                 }),
                 local_account: Some(AccountId::parse("210987654321").unwrap()),
+                notices: NoticeSettings {
+                    topic_arn: Some("arn:aws:sns:eu-west-1:210987654321:access-key-notices".into()),
+                    owner_tag_key: "Team-Email".into(),
+                    ses_from: Some("security@example.com".into()),
+                },
             }
         );
     }
@@ -339,12 +368,28 @@ mod tests {
             ("MAX_KEY_IDLE_DAYS", "soon"),
             ("MAX_ACTIONS_PER_INVOCATION", "0"),
             ("MAX_ACTIONS_PER_INVOCATION", "lots"),
+            ("WARN_BEFORE_DAYS", "-1"),
+            ("WARN_BEFORE_DAYS", "3651"),
+            ("WARN_BEFORE_DAYS", "a week"),
             ("SWEEP_CONCURRENCY", "0"),
             ("SWEEP_CONCURRENCY", "1000"),
             ("MEMBER_ROLE_NAME", "role/with-slash"),
             ("MEMBER_ROLE_NAME", "arn:aws:iam::123456789012:role/x"),
             ("MEMBER_ROLE_EXTERNAL_ID", "orphan-without-a-role"),
             ("AWS_ACCOUNT_ID", "12345"),
+            ("NOTICE_TOPIC_ARN", "access-key-notices"),
+            (
+                "NOTICE_TOPIC_ARN",
+                "arn:aws:sqs:us-east-1:123456789012:queue",
+            ),
+            ("NOTICE_TOPIC_ARN", "arn:aws:sns:us-east-1:1234:topic"),
+            (
+                "NOTICE_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:bad name",
+            ),
+            ("OWNER_TAG_KEY", "aws:owner"),
+            ("SES_FROM_ADDRESS", "security"),
+            ("SES_FROM_ADDRESS", "Security <security@example.com>"),
         ];
         for (variable, value) in cases {
             let error = settings_from(&[(variable, value)]).unwrap_err();

@@ -13,7 +13,7 @@ use aws_smithy_async::time::SharedTimeSource;
 use crate::aws::accounts::{AccountClients, MemberAccounts};
 use crate::aws::api_calls::ApiCallCounter;
 use crate::aws::config::AwsConfigInventory;
-use crate::aws::findings::AwsFindings;
+use crate::aws::findings::{AwsFindings, NoticeClients};
 use crate::aws::iam::AwsIam;
 use crate::remediate::Remediator;
 use crate::settings::{MemberRole, Settings, SettingsError};
@@ -77,7 +77,27 @@ fn account_clients(
         findings: AwsFindings::new(
             aws_sdk_securityhub::Client::from_conf(security_hub),
             aws_sdk_accessanalyzer::Client::from_conf(access_analyzer),
-        ),
+        )
+        .with_notice_clients(notice_clients(sdk, api_calls)),
+    }
+}
+
+/// CloudTrail, SNS and SES over one SDK configuration, counted like the others. Every account
+/// gets all three; only the home account's SNS and SES are used (notices are sent from there).
+fn notice_clients(sdk: &SdkConfig, api_calls: &ApiCallCounter) -> NoticeClients {
+    let cloudtrail = aws_sdk_cloudtrail::config::Builder::from(sdk)
+        .interceptor(api_calls.clone())
+        .build();
+    let sns = aws_sdk_sns::config::Builder::from(sdk)
+        .interceptor(api_calls.clone())
+        .build();
+    let ses = aws_sdk_sesv2::config::Builder::from(sdk)
+        .interceptor(api_calls.clone())
+        .build();
+    NoticeClients {
+        cloudtrail: aws_sdk_cloudtrail::Client::from_conf(cloudtrail),
+        sns: aws_sdk_sns::Client::from_conf(sns),
+        ses: aws_sdk_sesv2::Client::from_conf(ses),
     }
 }
 

@@ -14,14 +14,25 @@ use crate::aws::{
 };
 use crate::domain::ids::AccessKeyId;
 
-/// One account's Security Hub and Access Analyzer clients.
+/// One account's Security Hub and Access Analyzer clients, and the notice clients
+/// (`crate::aws::notices`).
 #[derive(Debug, Clone)]
 pub struct AwsFindings {
     security_hub: aws_sdk_securityhub::Client,
     access_analyzer: aws_sdk_accessanalyzer::Client,
+    pub(super) notices: Option<NoticeClients>,
+}
+
+/// CloudTrail (a key's recent callers), SNS and SES (owner notices) of one account.
+#[derive(Debug, Clone)]
+pub struct NoticeClients {
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub ses: aws_sdk_sesv2::Client,
 }
 
 impl AwsFindings {
+    /// Without notice clients: every notice call fails, saying so (`with_notice_clients`).
     pub fn new(
         security_hub: aws_sdk_securityhub::Client,
         access_analyzer: aws_sdk_accessanalyzer::Client,
@@ -29,11 +40,19 @@ impl AwsFindings {
         AwsFindings {
             security_hub,
             access_analyzer,
+            notices: None,
+        }
+    }
+
+    pub fn with_notice_clients(self, clients: NoticeClients) -> Self {
+        AwsFindings {
+            notices: Some(clients),
+            ..self
         }
     }
 }
 
-fn failed(
+pub(super) fn failed(
     service: &'static str,
     operation: &'static str,
 ) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> AwsError {

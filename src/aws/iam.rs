@@ -160,7 +160,7 @@ impl IamDirectory for AwsIam {
         )
         .await?;
         for (key, last_used) in keys.iter_mut().zip(last_used) {
-            key.last_used = last_used;
+            (key.last_used, key.last_used_service, key.last_used_region) = last_used;
         }
         Ok(Some(UserSnapshot { keys, tags }))
     }
@@ -177,6 +177,9 @@ impl IamDirectory for AwsIam {
         }))
     }
 }
+
+/// A key's last use: its date, service and region.
+type LastUse = (Option<OffsetDateTime>, Option<String>, Option<String>);
 
 impl AwsIam {
     /// The user's keys, with `last_used` not yet filled in.
@@ -213,17 +216,17 @@ impl AwsIam {
                     status: key_status(key.status()),
                     created: to_offset(created),
                     last_used: None,
+                    last_used_service: None,
+                    last_used_region: None,
                 })
             })
             .collect();
         Ok(Some(keys))
     }
 
-    /// When the key was last used; `None` if never (or if the key has since vanished).
-    async fn key_last_used(
-        &self,
-        access_key_id: &AccessKeyId,
-    ) -> Result<Option<OffsetDateTime>, AwsError> {
+    /// When, with which service and in which region, the key was last used; `None`s if never
+    /// (or if the key has since vanished). IAM says `N/A` for a service or region it has none of.
+    async fn key_last_used(&self, access_key_id: &AccessKeyId) -> Result<LastUse, AwsError> {
         let output = found(
             "GetAccessKeyLastUsed",
             self.client
@@ -232,12 +235,18 @@ impl AwsIam {
                 .send()
                 .await,
         )?;
-        Ok(output.and_then(|output| {
-            output
-                .access_key_last_used()
-                .and_then(|used| used.last_used_date())
-                .map(to_offset)
-        }))
+        let used = output
+            .as_ref()
+            .and_then(|output| output.access_key_last_used());
+        let named = |name: Option<&str>| {
+            name.filter(|name| !name.is_empty() && *name != "N/A")
+                .map(str::to_owned)
+        };
+        Ok((
+            used.and_then(|used| used.last_used_date()).map(to_offset),
+            named(used.map(|used| used.service_name())),
+            named(used.map(|used| used.region())),
+        ))
     }
 
     async fn list_user_tags(

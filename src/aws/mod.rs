@@ -11,6 +11,7 @@ pub mod config;
 pub mod fake;
 pub mod findings;
 pub mod iam;
+pub mod notices;
 
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
@@ -21,6 +22,7 @@ use thiserror::Error;
 use time::OffsetDateTime;
 
 use crate::domain::ids::{AccessKeyId, UserId};
+use crate::domain::notice::{KeyCall, Notice};
 use crate::domain::rules::RuleLookup;
 use crate::domain::user::{KeyStatus, UserSnapshot};
 
@@ -75,9 +77,11 @@ impl<T: IamDirectory + IamWrites> Iam for T {}
 pub trait Config: UserInventory + ConfigRules {}
 impl<T: UserInventory + ConfigRules> Config for T {}
 
-/// Everything one account's finding services (Security Hub, Access Analyzer) do for it.
-pub trait Findings: FindingsWorkflow + UnusedAccessFindings {}
-impl<T: FindingsWorkflow + UnusedAccessFindings> Findings for T {}
+/// Everything one account's finding and notice services do for it: Security Hub, Access
+/// Analyzer, CloudTrail (a key's recent callers) and SNS and SES (owner notices, sent with the
+/// home account's clients).
+pub trait Findings: FindingsWorkflow + UnusedAccessFindings + KeyActivity + Notices {}
+impl<T: FindingsWorkflow + UnusedAccessFindings + KeyActivity + Notices> Findings for T {}
 
 /// What the function reads from IAM.
 pub trait IamDirectory: Send + Sync {
@@ -219,4 +223,33 @@ pub trait UnusedAccessFindings: Send + Sync {
         &self,
         analyzer_arn: &str,
     ) -> impl Future<Output = Result<Option<u32>, AwsError>> + Send;
+}
+
+/// What CloudTrail's event history says a key was used for lately.
+pub trait KeyActivity: Send + Sync {
+    /// The key's most recent events (LookupEvents with LookupAttribute `AccessKeyId`), newest
+    /// first, at most `max`; empty when the trail holds none. One call: the caller keeps
+    /// LookupEvents within its limit of 2 requests a second per account.
+    fn recent_calls(
+        &self,
+        access_key_id: &AccessKeyId,
+        max: usize,
+    ) -> impl Future<Output = Result<Vec<KeyCall>, AwsError>> + Send;
+}
+
+/// Where owner notices go: an SNS topic (with the notice's message attributes), and an
+/// owner's inbox through SES. Each answers the service's MessageId.
+pub trait Notices: Send + Sync {
+    fn publish(
+        &self,
+        topic_arn: &str,
+        notice: &Notice,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+
+    fn email(
+        &self,
+        from: &str,
+        to: &str,
+        notice: &Notice,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
 }

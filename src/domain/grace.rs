@@ -22,6 +22,10 @@ pub struct ClockPlan {
     /// Clocks of keys still Inactive and over the limits, whose clock is usable, and of keys
     /// to delete. A clock of a key gone, re-activated, or whose clock restarts is not here.
     pub keep: BTreeMap<AccessKeyId, OffsetDateTime>,
+    /// Warning records that stay: those of keys still Active. The warnings the plan sends
+    /// (`Warn`) are added by whoever sends them; a key deactivated, deleted or gone loses its
+    /// record (a grace clock replaces it, or there is no key left to warn about).
+    pub warned_keep: BTreeMap<AccessKeyId, OffsetDateTime>,
     /// Whether the state tag can be written: the user has it already, has legacy tags it
     /// replaces, or has a free tag slot.
     pub tag_slot: bool,
@@ -36,6 +40,19 @@ pub(super) struct Clock<'a> {
     pub found: Option<&'a str>,
     /// Whether a new clock can be recorded for the key.
     pub tag_slot: bool,
+    /// When the key's owner was warned, if the state tag records it.
+    pub warned_at: Option<OffsetDateTime>,
+}
+
+impl<'a> Clock<'a> {
+    /// What the user's tags record for `key`.
+    pub(super) fn of(found: &'a GraceClocks, key: &AccessKeyId, tag_slot: bool) -> Self {
+        Clock {
+            found: found.of(key),
+            tag_slot,
+            warned_at: found.warned_at(key),
+        }
+    }
 }
 
 pub(super) const FUTURE_CLOCK: &str = "is in the future";

@@ -8,6 +8,12 @@
 //! belong to the user. Tags of the first format, one per key under
 //! `access-key-remediator:deactivated:`, are still read, and folded into the state tag by the
 //! next write.
+//!
+//! The same tag records the warnings sent, one `warned:<AccessKeyId>=<instant>` entry per
+//! warned key, so that a key is warned once, not daily. The prefix puts the entry under a name
+//! that is no key id (a key id has no `:`): a reader that predates warnings files it under
+//! that name, finds no clock for the key, and drops the entry on its next write. A warning is
+//! never read as a grace clock, which could let a key be deleted early.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +27,9 @@ pub const STATE_TAG_KEY: &str = "access-key-remediator:state";
 
 /// The first format: one tag per key, under this prefix, the rest of the tag key the key id.
 pub const LEGACY_MARKER_PREFIX: &str = "access-key-remediator:deactivated:";
+
+/// The state tag entry's prefix for a warning sent about a key.
+pub const WARNING_PREFIX: &str = "warned:";
 
 /// IAM's limits on a user's tags.
 pub const TAGS_PER_USER: usize = 50;
@@ -47,6 +56,8 @@ pub struct GraceClocks {
     /// Each key's clock, as written (it may not parse): the state tag's entry, else the
     /// key's legacy tag.
     by_key: BTreeMap<String, String>,
+    /// When each warned key was warned, as written (it may not parse).
+    warned: BTreeMap<String, String>,
     /// The state tag's value, when the user has one.
     pub state_value: Option<String>,
     /// The legacy per-key tags the user still carries, to be removed by the next write.
@@ -67,9 +78,13 @@ impl GraceClocks {
         if let Some(value) = tags.get(STATE_TAG_KEY) {
             // The state tag is the newer record: its entries win over legacy tags.
             for entry in value.split_whitespace() {
-                if let Some((key_id, instant)) = entry.split_once('=') {
-                    clocks.by_key.insert(key_id.to_owned(), instant.to_owned());
-                }
+                let Some((name, instant)) = entry.split_once('=') else {
+                    continue;
+                };
+                match name.strip_prefix(WARNING_PREFIX) {
+                    Some(key_id) => clocks.warned.insert(key_id.to_owned(), instant.to_owned()),
+                    None => clocks.by_key.insert(name.to_owned(), instant.to_owned()),
+                };
             }
             clocks.state_value = Some(value.clone());
         }
@@ -85,6 +100,17 @@ impl GraceClocks {
     pub fn key_ids(&self) -> impl Iterator<Item = &str> {
         self.by_key.keys().map(String::as_str)
     }
+
+    /// When `key` was warned; `None` when it was not, or the record does not parse (the
+    /// warning is then sent again and the record rewritten).
+    pub fn warned_at(&self, key: &AccessKeyId) -> Option<OffsetDateTime> {
+        parse_instant(self.warned.get(key.as_str())?)
+    }
+
+    /// The key ids that have a warning record.
+    pub fn warned_key_ids(&self) -> impl Iterator<Item = &str> {
+        self.warned.keys().map(String::as_str)
+    }
 }
 
 /// The key id a legacy marker tag names, or `None` for any other tag.
@@ -92,13 +118,19 @@ pub fn legacy_key_id(tag_key: &str) -> Option<&str> {
     tag_key.strip_prefix(LEGACY_MARKER_PREFIX)
 }
 
-/// The state tag's value for these clocks, oldest key id first; `None` for no clock at all,
-/// which is written by removing the tag.
-pub fn state_value(clocks: &BTreeMap<AccessKeyId, OffsetDateTime>) -> Option<String> {
-    let entries: Vec<String> = clocks
+/// The state tag's value for these clocks and warnings, clocks first, each oldest key id
+/// first; `None` for no entry at all, which is written by removing the tag.
+pub fn state_value(
+    clocks: &BTreeMap<AccessKeyId, OffsetDateTime>,
+    warned: &BTreeMap<AccessKeyId, OffsetDateTime>,
+) -> Option<String> {
+    let clocks = clocks
         .iter()
-        .map(|(key, at)| format!("{key}={}", format_instant(*at)))
-        .collect();
+        .map(|(key, at)| format!("{key}={}", format_instant(*at)));
+    let warned = warned
+        .iter()
+        .map(|(key, at)| format!("{WARNING_PREFIX}{key}={}", format_instant(*at)));
+    let entries: Vec<String> = clocks.chain(warned).collect();
     (!entries.is_empty()).then(|| entries.join(" "))
 }
 
@@ -164,7 +196,7 @@ mod tests {
             (key("AKIAEXAMPLEKEY000002"), datetime!(2026-11-02 10:00 UTC)),
             (key("AKIAEXAMPLEKEY000001"), datetime!(2026-11-01 10:00 UTC)),
         ]);
-        let value = state_value(&clocks).unwrap();
+        let value = state_value(&clocks, &BTreeMap::new()).unwrap();
         assert_eq!(
             value,
             "AKIAEXAMPLEKEY000001=2026-11-01T10:00:00Z AKIAEXAMPLEKEY000002=2026-11-02T10:00:00Z"
@@ -176,12 +208,98 @@ mod tests {
                 .chars()
                 .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
         );
-        assert_eq!(state_value(&BTreeMap::new()), None);
+        assert_eq!(state_value(&BTreeMap::new(), &BTreeMap::new()), None);
         assert_eq!(
             GraceClocks::read(&BTreeMap::from([(STATE_TAG_KEY.to_owned(), value)]))
                 .of(&key("AKIAEXAMPLEKEY000002")),
             Some("2026-11-02T10:00:00Z")
         );
+    }
+
+    #[test]
+    fn a_warning_entry_is_read_as_a_warning_and_never_as_a_clock() {
+        let found = GraceClocks::read(&tags(&[(
+            STATE_TAG_KEY,
+            "AKIAEXAMPLEKEY000001=2026-11-01T10:00:00Z warned:AKIAEXAMPLEKEY000002=2026-11-20T10:00:00Z",
+        )]));
+        assert_eq!(found.of(&key("AKIAEXAMPLEKEY000002")), None);
+        assert_eq!(
+            found.warned_at(&key("AKIAEXAMPLEKEY000002")),
+            Some(datetime!(2026-11-20 10:00 UTC))
+        );
+        assert_eq!(found.warned_at(&key("AKIAEXAMPLEKEY000001")), None);
+        assert_eq!(
+            found.key_ids().collect::<Vec<_>>(),
+            ["AKIAEXAMPLEKEY000001"]
+        );
+        assert_eq!(
+            found.warned_key_ids().collect::<Vec<_>>(),
+            ["AKIAEXAMPLEKEY000002"]
+        );
+    }
+
+    /// The state tag's parsing as released before warnings existed (`GraceClocks::read`'s
+    /// loop then), kept verbatim: the function a rollback would run.
+    fn released_reader(value: &str) -> BTreeMap<String, String> {
+        let mut by_key = BTreeMap::new();
+        for entry in value.split_whitespace() {
+            if let Some((key_id, instant)) = entry.split_once('=') {
+                by_key.insert(key_id.to_owned(), instant.to_owned());
+            }
+        }
+        by_key
+    }
+
+    #[test]
+    fn a_reader_that_predates_warnings_finds_no_clock_in_a_warning() {
+        let warned_at = datetime!(2026-10-01 10:00 UTC);
+        let value = state_value(
+            &BTreeMap::from([(key("AKIAEXAMPLEKEY000001"), datetime!(2026-11-01 10:00 UTC))]),
+            &BTreeMap::from([(key("AKIAEXAMPLEKEY000002"), warned_at)]),
+        )
+        .unwrap();
+        let old = released_reader(&value);
+        // The old reader looks a clock up by the key's id: the warned key has none, so an
+        // inactive key with only a warning starts its grace clock, and is never deleted early.
+        assert_eq!(old.get("AKIAEXAMPLEKEY000002"), None);
+        assert_eq!(
+            old.get("AKIAEXAMPLEKEY000001").map(String::as_str),
+            Some("2026-11-01T10:00:00Z")
+        );
+        // What it files the warning under is no key id at all.
+        let filed: Vec<&String> = old
+            .keys()
+            .filter(|k| k.starts_with(WARNING_PREFIX))
+            .collect();
+        assert_eq!(filed, ["warned:AKIAEXAMPLEKEY000002"]);
+        assert!(AccessKeyId::parse(filed[0]).is_err());
+        // And a warning entry's value is an instant, but only under a name no key has.
+        assert_eq!(parse_instant(&old[filed[0]]), Some(warned_at));
+    }
+
+    #[test]
+    fn two_keys_clocks_and_warnings_together_fit_one_tag_value() {
+        // IAM allows a user two keys; the policy keeps one entry per key, but even a clock
+        // and a warning for each fit.
+        let at = datetime!(2026-11-02 10:00 UTC);
+        let both = BTreeMap::from([
+            (key("AKIAEXAMPLEKEY000001"), at),
+            (key("AKIAEXAMPLEKEY000002"), at),
+        ]);
+        let value = state_value(&both, &both).unwrap();
+        assert_eq!(value.len(), 2 * 41 + 2 * 48 + 3);
+        assert!(value.len() <= TAG_VALUE_MAX_CHARS);
+        assert!(
+            value
+                .chars()
+                .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
+        );
+        let read = GraceClocks::read(&BTreeMap::from([(STATE_TAG_KEY.to_owned(), value)]));
+        assert_eq!(
+            read.of(&key("AKIAEXAMPLEKEY000001")),
+            Some("2026-11-02T10:00:00Z")
+        );
+        assert_eq!(read.warned_at(&key("AKIAEXAMPLEKEY000002")), Some(at));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! The report can be hours old, so it only nominates: every nominee then goes through the
 //! same authoritative read and the same policy as an event. Each nominee comes with what the
 //! sweep orders them by (whether a key to look at is still Active, and since when it has been
-//! over a limit). Pure: no I/O, no clock.
+//! over a limit). Users whose only keys to look at are Active and within WARN_BEFORE_DAYS of a
+//! limit are nominated too: the sweep is what warns them, since Config sends events only
+//! after the limit. Pure: no I/O, no clock.
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -70,11 +72,36 @@ pub struct Nominee {
     /// action) may be due. Otherwise every such key is Inactive, and at most a deletion is.
     /// A status the report does not give as `false` counts as Active.
     pub active: bool,
-    /// The longest overdue of those keys (the Active ones, when `active`).
+    /// The longest overdue of those keys (the Active ones, when `active`). For a user with
+    /// only keys to warn about (`active` is then false: no deactivation is due), the instant
+    /// the first will reach its limit, in the future: such users come after every user with
+    /// a key over a limit, nearest first.
     pub overdue: Overdue,
 }
 
 /// Compares by user name alone, for the tests' `assert_eq!(nominees, ["alice"])`.
+/// The order a sweep takes (not reports) its nominees in, so that a sweep cut short by the action budget
+/// or the deadline is followed by one that reaches the users it left out before those it
+/// handled (the function keeps no cursor between invocations; the credential report is the
+/// state):
+///
+/// 1. Users with an over-limit key still Active (a deactivation, the security action, is due)
+///    before those whose over-limit keys are all Inactive (a deletion at most). A user a sweep
+///    deactivated is Inactive in the next day's report, and moves back.
+/// 2. Within each, the key longest overdue first (an unreadable date first of all), then
+///    report order. A key that goes over a limit later joins behind every key already waiting,
+///    so a waiting key is never overtaken by a newcomer however many arrive: the queue is
+///    first come, first served, and the budget goes to the longest exposure.
+///
+/// Returns the nominees' positions (their rows in the report) in that order. Pure: the same
+/// nominees always come out in the same order.
+pub fn sweep_order(nominees: &[Nominee]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..nominees.len()).collect();
+    // `!active` puts Active (false) first.
+    order.sort_unstable_by_key(|&row| (!nominees[row].active, nominees[row].overdue, row));
+    order
+}
+
 #[cfg(test)]
 impl PartialEq<&str> for Nominee {
     fn eq(&self, user_name: &&str) -> bool {
@@ -95,40 +122,84 @@ pub fn nominate(
         if row.user == ROOT_ACCOUNT {
             continue;
         }
-        let keys = [
-            (
-                &row.access_key_1_active,
-                &row.access_key_1_last_rotated,
-                &row.access_key_1_last_used_date,
-            ),
-            (
-                &row.access_key_2_active,
-                &row.access_key_2_last_rotated,
-                &row.access_key_2_last_used_date,
-            ),
-        ];
-        let flagged: Vec<(bool, Overdue)> = keys
-            .iter()
-            .filter_map(|(active, rotated, used)| {
-                let overdue = overdue(report_date(rotated), report_date(used), now, policy)?;
-                Some((active.trim() != "false", overdue))
-            })
-            .collect();
-        let active = flagged.iter().any(|(active_key, _)| *active_key);
-        let longest = flagged
-            .iter()
-            .filter(|(active_key, _)| *active_key == active)
-            .map(|(_, overdue)| *overdue)
-            .min();
-        if let Some(overdue) = longest {
-            nominees.push(Nominee {
-                user_name: row.user,
-                active,
-                overdue,
-            });
-        }
+        nominees.extend(nominee(row, now, policy));
     }
     Ok(nominees)
+}
+
+/// The row's user as a nominee, when a key of theirs is over a limit or, Active, near one.
+fn nominee(row: Row, now: OffsetDateTime, policy: &Policy) -> Option<Nominee> {
+    let keys = [
+        (
+            &row.access_key_1_active,
+            &row.access_key_1_last_rotated,
+            &row.access_key_1_last_used_date,
+        ),
+        (
+            &row.access_key_2_active,
+            &row.access_key_2_last_rotated,
+            &row.access_key_2_last_used_date,
+        ),
+    ];
+    let flagged: Vec<(bool, Overdue)> = keys
+        .iter()
+        .filter_map(|(active, rotated, used)| {
+            let overdue = overdue(report_date(rotated), report_date(used), now, policy)?;
+            Some((active.trim() != "false", overdue))
+        })
+        .collect();
+    let active = flagged.iter().any(|(active_key, _)| *active_key);
+    let longest = flagged
+        .iter()
+        .filter(|(active_key, _)| *active_key == active)
+        .map(|(_, overdue)| *overdue)
+        .min();
+    let to_warn = || {
+        keys.iter()
+            .filter(|(active, ..)| active.trim() != "false")
+            .filter_map(|(_, rotated, used)| {
+                nearing(report_date(rotated), report_date(used), now, policy)
+            })
+            .min()
+            .map(Overdue::Since)
+    };
+    // A user to warn only has no key over a limit, so `active` is false: it comes after
+    // every deactivation (and, its date being in the future, every deletion).
+    let overdue = longest.or_else(to_warn)?;
+    Some(Nominee {
+        user_name: row.user,
+        active,
+        overdue,
+    })
+}
+
+/// When the key in one slot, within the limits, reaches the first of them, if that is within
+/// `warn_before_days`; `None` with warnings off, when it is not near, or there is no key.
+/// Unreadable dates have made the key a nominee already (`overdue`).
+fn nearing(
+    rotated: ReportDate,
+    used: ReportDate,
+    now: OffsetDateTime,
+    policy: &Policy,
+) -> Option<OffsetDateTime> {
+    let ReportDate::At(created) = rotated else {
+        return None;
+    };
+    if policy.warn_before_days == 0 {
+        return None;
+    }
+    let window = Duration::days(policy.warn_before_days.into());
+    let reaches = |at: OffsetDateTime, days: u32| {
+        let limit_at = at.checked_add(Duration::days(days.into()))?;
+        (limit_at - window < now).then_some(limit_at)
+    };
+    let by_age = reaches(created, policy.max_key_age_days);
+    let by_idle = match (policy.max_key_idle_days, used) {
+        (Some(days), ReportDate::At(last_used)) => reaches(last_used, days),
+        (Some(days), ReportDate::None) => reaches(created, days),
+        (None, _) | (Some(_), ReportDate::Unreadable) => None,
+    };
+    by_age.into_iter().chain(by_idle).min()
 }
 
 /// Since when the key in one slot has been over a limit; `None` when it is within them, or
@@ -164,193 +235,4 @@ fn overdue(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    const NOW: OffsetDateTime = datetime!(2026-11-22 12:00 UTC);
-    const HEADER: &str = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated";
-
-    fn ago(days: i64) -> String {
-        (NOW - Duration::days(days))
-            .format(&Rfc3339)
-            .unwrap()
-            .replace('Z', "+00:00")
-    }
-
-    /// One report row: (active, last_rotated, last_used) for each of the two key slots.
-    fn row(user: &str, key1: (&str, &str, &str), key2: (&str, &str, &str)) -> String {
-        format!(
-            "{user},arn:aws:iam::123456789012:user/{user},{created},false,not_supported,N/A,N/A,false,{},{},{},us-east-1,iam,{},{},{},N/A,N/A,false,N/A,false,N/A",
-            key1.0,
-            key1.1,
-            key1.2,
-            key2.0,
-            key2.1,
-            key2.2,
-            created = ago(900)
-        )
-    }
-
-    const NO_KEY: (&str, &str, &str) = ("false", "N/A", "N/A");
-
-    fn report(rows: &[String]) -> Vec<u8> {
-        format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes()
-    }
-
-    #[test]
-    fn users_with_an_over_age_key_in_either_slot_active_or_not_are_nominated() {
-        let csv = report(&[
-            row("old-active", ("true", &ago(120), &ago(1)), NO_KEY),
-            row("old-inactive", ("false", &ago(300), "N/A"), NO_KEY),
-            row(
-                "old-second",
-                ("true", &ago(10), &ago(1)),
-                ("false", &ago(100), "no_information"),
-            ),
-            row(
-                "young",
-                ("true", &ago(10), &ago(1)),
-                ("true", &ago(89), &ago(1)),
-            ),
-            row("no-keys", NO_KEY, NO_KEY),
-            format!(
-                "<root_account>,arn:aws:iam::123456789012:root,{},not_supported,N/A,not_supported,not_supported,true,true,{},N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A",
-                ago(2000),
-                ago(2000)
-            ),
-        ]);
-        let nominees = nominate(&csv, NOW, &Policy::default()).unwrap();
-        assert_eq!(nominees, ["old-active", "old-inactive", "old-second"]);
-    }
-
-    #[test]
-    fn idle_keys_are_nominated_only_when_the_idle_rule_is_on() {
-        let csv = report(&[
-            row("idle", ("true", &ago(70), &ago(65)), NO_KEY),
-            row("never-used", ("true", &ago(70), "N/A"), NO_KEY),
-            row("busy", ("true", &ago(70), &ago(1)), NO_KEY),
-        ]);
-        assert!(nominate(&csv, NOW, &Policy::default()).unwrap().is_empty());
-        let idle = Policy {
-            max_key_idle_days: Some(60),
-            ..Policy::default()
-        };
-        assert_eq!(nominate(&csv, NOW, &idle).unwrap(), ["idle", "never-used"]);
-    }
-
-    #[test]
-    fn an_unreadable_date_nominates_rather_than_hides_a_key() {
-        let csv = report(&[row("odd", ("true", "last spring", "N/A"), NO_KEY)]);
-        assert_eq!(nominate(&csv, NOW, &Policy::default()).unwrap(), ["odd"]);
-    }
-
-    /// What the sweep orders by: (user, active, overdue since how many days ago).
-    fn order_keys(nominees: &[Nominee]) -> Vec<(&str, bool, Overdue)> {
-        nominees
-            .iter()
-            .map(|n| (n.user_name.as_str(), n.active, n.overdue))
-            .collect()
-    }
-
-    fn since(days_ago: i64) -> Overdue {
-        Overdue::Since(NOW - Duration::days(days_ago))
-    }
-
-    #[test]
-    fn each_nominee_says_whether_a_key_to_look_at_is_active_and_since_when_it_is_overdue() {
-        let csv = report(&[
-            // 120 days old: over the 90-day limit since 30 days ago.
-            row("active", ("true", &ago(120), &ago(1)), NO_KEY),
-            row("inactive", ("false", &ago(300), "N/A"), NO_KEY),
-            // The Active key decides, though the Inactive one is overdue for longer.
-            row(
-                "both",
-                ("false", &ago(400), "N/A"),
-                ("true", &ago(100), &ago(1)),
-            ),
-            // Two Inactive keys: the longer overdue one.
-            row(
-                "two-inactive",
-                ("false", &ago(150), "N/A"),
-                ("false", &ago(200), "N/A"),
-            ),
-            // A young Active key is not looked at, so the user is Inactive.
-            row(
-                "young-active",
-                ("true", &ago(10), &ago(1)),
-                ("false", &ago(95), "N/A"),
-            ),
-            row("odd-date", ("false", "last spring", "N/A"), NO_KEY),
-            row("odd-status", ("maybe", &ago(91), "N/A"), NO_KEY),
-        ]);
-        let nominees = nominate(&csv, NOW, &Policy::default()).unwrap();
-        assert_eq!(
-            order_keys(&nominees),
-            [
-                ("active", true, since(30)),
-                ("inactive", false, since(210)),
-                ("both", true, since(10)),
-                ("two-inactive", false, since(110)),
-                ("young-active", false, since(5)),
-                ("odd-date", false, Overdue::Unknown),
-                ("odd-status", true, since(1)),
-            ]
-        );
-    }
-
-    #[test]
-    fn an_idle_key_is_overdue_from_when_it_went_idle_or_over_age_whichever_came_first() {
-        let idle = Policy {
-            max_key_idle_days: Some(60),
-            ..Policy::default()
-        };
-        let csv = report(&[
-            // Idle since 5 days ago; not over age.
-            row("idle", ("true", &ago(70), &ago(65)), NO_KEY),
-            // Over age since 110 days ago, idle since 130.
-            row("both", ("true", &ago(200), &ago(190)), NO_KEY),
-            // Never used: idle from its creation, so since 40 days ago.
-            row("never-used", ("true", &ago(100), "N/A"), NO_KEY),
-            row("odd-use", ("true", &ago(100), "yesterday"), NO_KEY),
-        ]);
-        let nominees = nominate(&csv, NOW, &idle).unwrap();
-        assert_eq!(
-            order_keys(&nominees),
-            [
-                ("idle", true, since(5)),
-                ("both", true, since(130)),
-                ("never-used", true, since(40)),
-                ("odd-use", true, Overdue::Unknown),
-            ]
-        );
-    }
-
-    #[test]
-    fn an_unknown_overdue_orders_before_every_date() {
-        assert!(Overdue::Unknown < Overdue::Since(OffsetDateTime::UNIX_EPOCH));
-        assert!(since(10) < since(5));
-    }
-
-    #[test]
-    fn a_report_without_the_status_columns_still_nominates_counting_keys_active() {
-        let header = "user,access_key_1_last_rotated,access_key_1_last_used_date,access_key_2_last_rotated,access_key_2_last_used_date";
-        let csv = format!("{header}\nold,{},N/A,N/A,N/A\n", ago(100));
-        let nominees = nominate(csv.as_bytes(), NOW, &Policy::default()).unwrap();
-        assert_eq!(order_keys(&nominees), [("old", true, since(10))]);
-    }
-
-    #[test]
-    fn a_report_that_is_not_the_credential_report_is_an_error() {
-        assert!(nominate(b"user,arn\nalice,arn:x\n", NOW, &Policy::default()).is_err());
-    }
-
-    #[test]
-    fn an_empty_report_nominates_nobody() {
-        assert!(
-            nominate(format!("{HEADER}\n").as_bytes(), NOW, &Policy::default())
-                .unwrap()
-                .is_empty()
-        );
-    }
-}
+mod tests;

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::domain::exemption::Exemption;
@@ -20,27 +19,9 @@ use crate::domain::limits::{Limits, describe_days, over_limit};
 use crate::domain::marker::{GraceClocks, TAGS_PER_USER, format_instant};
 use crate::domain::user::{AccessKey, KeyStatus, UserSnapshot};
 
-/// What the function is allowed to change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Decide and report; make no IAM write call at all.
-    Report,
-    /// Deactivate and mark over-age keys; never delete.
-    Deactivate,
-    /// The full lifecycle: deactivate, wait out the grace period, delete.
-    Delete,
-}
+mod warning;
 
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Report => "report",
-            Mode::Deactivate => "deactivate",
-            Mode::Delete => "delete",
-        }
-    }
-}
+pub use crate::domain::mode::Mode;
 
 /// The limits a key is held to, and what the function may do about a key over them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +37,8 @@ pub struct Policy {
     pub exempt_tag_key: String,
     /// Upper bound on deactivations plus deletions in one invocation (the blast radius).
     pub max_actions_per_invocation: u32,
+    /// An Active key within this many days of a limit is warned about, once; 0 warns never.
+    pub warn_before_days: u32,
 }
 
 impl Default for Policy {
@@ -68,11 +51,13 @@ impl Default for Policy {
             mode: Mode::Delete,
             exempt_tag_key: "access-key-remediator:exempt".to_owned(),
             max_actions_per_invocation: 50,
+            warn_before_days: 7,
         }
     }
 }
 
-/// What the policy wants done to one key. Only the first three make IAM write calls.
+/// What the policy wants done to one key. Only the first three make IAM key writes; `Warn`
+/// writes nothing but the user's state tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Set the key Inactive, then write its marker: the grace clock starts.
@@ -81,6 +66,9 @@ pub enum Verdict {
     Mark,
     /// Delete the key, which has been Inactive past the grace period, then drop its marker.
     Delete,
+    /// An Active key within the limits but within WARN_BEFORE_DAYS of one, not warned
+    /// before: warn its owner and record the warning, so it is sent once per key.
+    Warn,
     /// Change nothing, for this reason.
     Hold(Hold),
 }
@@ -100,12 +88,15 @@ pub enum Hold {
     WouldDeactivate,
     /// Report mode: it would be deleted.
     WouldDelete,
+    /// Report mode: it would be warned.
+    WouldWarn,
     /// Not the key the invocation is about (an Access Analyzer finding names one key).
     NotNamed,
 }
 
 impl Verdict {
     /// Deactivations and deletions, real or previewed, are what the blast-radius cap counts.
+    /// A warning (`Warn`, `WouldWarn`) is no key write and never counts.
     fn counts_against_cap(self) -> bool {
         matches!(
             self,
@@ -203,26 +194,23 @@ fn decide_within(
             decisions.push(decision(key, now, Verdict::Hold(Hold::NotNamed), reason));
             continue;
         };
-        let found = found.of(&key.access_key_id);
-        let clock = Clock { found, tag_slot };
-        let (mut verdict, mut reason) = decide_key(key, clock, now, policy, limits);
+        let clock = Clock::of(&found, &key.access_key_id, tag_slot);
+        let (verdict, reason) = decide_key(key, clock, now, policy, limits);
+        // The key an unused-access finding names is past its idle limit: nothing to warn of.
+        let warned = (verdict == Verdict::Hold(Hold::Kept) && unused.is_none())
+            .then(|| warning::warning(key, clock, now, policy))
+            .flatten();
+        let (verdict, reason) = warned.unwrap_or((verdict, reason));
         if reason.contains(FUTURE_CLOCK) {
             warnings.push(format!("{}: {reason}", key.access_key_id));
         }
-        if verdict.counts_against_cap() {
-            if actions_used < action_budget {
-                actions_used += 1;
-            } else {
-                let cap = policy.max_actions_per_invocation;
-                reason = format!("{reason}; deferred: MAX_ACTIONS_PER_INVOCATION={cap} reached");
-                verdict = Verdict::Hold(Hold::Deferred);
-            }
-        }
+        let (verdict, reason) = spend(verdict, reason, policy, (&mut actions_used, action_budget));
         decisions.push(decision(key, now, verdict, reason));
     }
 
     let clocks = (policy.mode != Mode::Report).then(|| ClockPlan {
         keep: clocks_kept(&found, &decisions, now),
+        warned_keep: warning::records_kept(&found, &decisions),
         found,
         tag_slot,
         untag_legacy_first: full,
@@ -234,6 +222,26 @@ fn decide_within(
         warnings,
         actions_used,
     }
+}
+
+/// Spends one of the budget's actions on a verdict that counts against it, or defers it when
+/// none is left.
+fn spend(
+    verdict: Verdict,
+    reason: String,
+    policy: &Policy,
+    (actions_used, action_budget): (&mut u32, u32),
+) -> (Verdict, String) {
+    if !verdict.counts_against_cap() {
+        return (verdict, reason);
+    }
+    if *actions_used < action_budget {
+        *actions_used += 1;
+        return (verdict, reason);
+    }
+    let cap = policy.max_actions_per_invocation;
+    let reason = format!("{reason}; deferred: MAX_ACTIONS_PER_INVOCATION={cap} reached");
+    (Verdict::Hold(Hold::Deferred), reason)
 }
 
 /// An exempt user gets no write of any kind, stale clocks included.

@@ -22,6 +22,10 @@ pub struct AccessKey {
     pub created: OffsetDateTime,
     /// `None` when IAM has no record of a use.
     pub last_used: Option<OffsetDateTime>,
+    /// The service and region of that last use, as GetAccessKeyLastUsed names them (`None`
+    /// when never used, or IAM's `N/A`): what an owner's notice says of where the key works.
+    pub last_used_service: Option<String>,
+    pub last_used_region: Option<String>,
 }
 
 /// One user's keys (each with its last use) and tags, read together.

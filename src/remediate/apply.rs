@@ -3,7 +3,9 @@
 //! the key or its user is gone, it says which, and claims nothing.
 //!
 //! Key writes come first, each clock taken right after its deactivation succeeds; then one
-//! write of the user's state tag records every clock at once (and folds in legacy tags).
+//! write of the user's state tag records every clock and every warning at once (and folds in
+//! legacy tags). A key is reported `warned` only when that write succeeded: the record is what
+//! keeps the warning from going out again, and the notice is sent for what the report says.
 
 use std::collections::BTreeMap;
 
@@ -34,6 +36,8 @@ struct KeyResult {
     reason: String,
     /// The clock this key now needs: started at an instant, dropped, or as it was.
     clock: Clock,
+    /// When this run warned about the key: a warning record to write.
+    warned: Option<OffsetDateTime>,
 }
 
 enum Clock {
@@ -70,18 +74,15 @@ pub async fn apply<I: IamDirectory + IamWrites>(
         };
         results.push(result);
     }
+    // The policy warns only where it plans clocks (not in report mode, not an exempt user).
     if let Some(clocks) = &plan.clocks
         && !applied.user_gone
     {
-        record_clocks(
-            iam,
-            user_name,
-            clocks,
-            &plan.keys,
-            &mut results,
-            &mut applied,
-        )
-        .await;
+        let decided = (plan.keys.as_slice(), results.as_mut_slice());
+        record_clocks(iam, user_name, clocks, decided, &mut applied).await;
+    } else if applied.user_gone {
+        let why = format!("the user {user_name} no longer exists; the warning was not recorded");
+        withdraw_warnings(&mut results, Action::Gone, &why);
     }
     for (decision, result) in plan.keys.iter().zip(results) {
         info!(
@@ -131,11 +132,19 @@ async fn carry_out<I: IamWrites>(
             action,
             reason,
             clock,
+            warned: None,
         }))
     };
     let reason = decision.reason.clone();
     match decision.verdict {
         Verdict::Hold(hold) => result(hold.into(), reason, Clock::AsItWas),
+        // No key write: the warning is the record the state tag write makes, or withdraws.
+        Verdict::Warn => Ok(Some(KeyResult {
+            action: Action::Warned,
+            reason,
+            clock: Clock::AsItWas,
+            warned: Some(now),
+        })),
         Verdict::Mark => result(Action::Marked, reason, Clock::Start(now)),
         Verdict::Deactivate => match iam.deactivate_key(user_name, key_id).await? {
             // The grace clock starts when the key stopped working, not when the run began.
@@ -198,6 +207,7 @@ async fn gone<I: IamDirectory>(
         action: Action::Gone,
         reason,
         clock,
+        warned: None,
     }
 }
 
@@ -213,20 +223,23 @@ fn failed(decision: &KeyDecision, error: AwsError, failures: &mut Vec<AwsError>)
         action: Action::Failed,
         reason,
         clock: Clock::AsItWas,
+        warned: None,
     }
 }
 
-/// Writes the user's state tag when the clocks changed, and says of each key whose new clock
-/// could not be recorded why not.
+/// Writes the user's state tag when the clocks or warnings changed, and says of each key whose
+/// new clock or warning could not be recorded why not.
 async fn record_clocks<I: IamWrites>(
     iam: &I,
     user_name: &str,
     plan: &ClockPlan,
-    decisions: &[KeyDecision],
-    results: &mut [KeyResult],
+    (decisions, results): (&[KeyDecision], &mut [KeyResult]),
     applied: &mut Applied,
 ) {
-    let value = state_value(&clocks_after(plan, decisions, results));
+    let value = state_value(
+        &clocks_after(plan, decisions, results),
+        &warnings_after(plan, decisions, results),
+    );
     if value == plan.found.state_value && plan.found.legacy_tags.is_empty() {
         return;
     }
@@ -242,10 +255,19 @@ async fn record_clocks<I: IamWrites>(
         }
         Err(error) => Some(error),
     };
-    let why = match &error {
-        Some(error) => format!("recording its grace clock failed: {}", error_chain(error)),
-        None => format!("the user {user_name} vanished before its grace clock was recorded"),
+    let (why, not_warned, withdrawn) = match &error {
+        Some(error) => (
+            format!("recording its grace clock failed: {}", error_chain(error)),
+            format!("recording the warning failed: {}", error_chain(error)),
+            Action::Failed,
+        ),
+        None => (
+            format!("the user {user_name} vanished before its grace clock was recorded"),
+            format!("the user {user_name} vanished before the warning was recorded"),
+            Action::Gone,
+        ),
     };
+    withdraw_warnings(results, withdrawn, &not_warned);
     for result in results.iter_mut() {
         if matches!(result.clock, Clock::Start(_)) && plan.tag_slot {
             // A deactivation stands without its clock; a clock was all a mark wrote.
@@ -283,6 +305,34 @@ fn clocks_after(
         }
     }
     clocks
+}
+
+/// The warning records once this run is counted: those kept, those of keys warned now, less
+/// those of keys deactivated (their grace clock replaces the record), deleted or gone.
+fn warnings_after(
+    plan: &ClockPlan,
+    decisions: &[KeyDecision],
+    results: &[KeyResult],
+) -> BTreeMap<AccessKeyId, OffsetDateTime> {
+    let mut warned = plan.warned_keep.clone();
+    for (decision, result) in decisions.iter().zip(results) {
+        let key = decision.key.access_key_id.clone();
+        if let Some(at) = result.warned {
+            warned.insert(key, at);
+        } else if matches!(result.clock, Clock::Start(_) | Clock::Drop) {
+            warned.remove(&key);
+        }
+    }
+    warned
+}
+
+/// The warnings whose record was not written were not sent: the report says so, and says why.
+fn withdraw_warnings(results: &mut [KeyResult], action: Action, why: &str) {
+    for result in results.iter_mut().filter(|r| r.warned.is_some()) {
+        result.action = action;
+        result.reason = format!("{}; not warned: {why}", result.reason);
+        result.warned = None;
+    }
 }
 
 /// One TagUser of the state tag (or UntagUser of it when no clock is left), and the legacy

@@ -4,6 +4,7 @@
 use time::OffsetDateTime;
 use tracing::info;
 
+use super::notify::Notifier;
 use super::outcome::{Outcome, RemediationError};
 use super::remediator::{Remediated, Remediator, remediate_user};
 use super::resolve::{resolve, resolve_ref};
@@ -40,12 +41,14 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
         };
         let now = OffsetDateTime::now_utc();
         let budget = Budget::new(self.settings.policy.max_actions_per_invocation);
+        let notifier = self.notifier(Some(&target.account));
+        let at = (at, &notifier);
         let scope = (policy, now, unused);
         let mut remediated = self.pass(at, &user, scope, &budget).await?;
         // Renamed since it was resolved, before the read or before a write: find the user by
         // UserId once more, and remediate under the new name. Deleted: the report says so.
         if remediated.as_ref().is_none_or(|done| done.user_gone)
-            && let Some(renamed) = resolve(at, &user.user_id).await?
+            && let Some(renamed) = resolve(at.0, &user.user_id).await?
             && renamed.user_name != user.user_name
         {
             info!(user_id = %user.user_id, from = %user.user_name, to = %renamed.user_name, "user renamed; remediating under the new name");
@@ -73,7 +76,7 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
     /// One pass of the user, as resolved, through the stages.
     async fn pass(
         &self,
-        at: &AccountClients<I, C, F>,
+        at: (&AccountClients<I, C, F>, &Notifier<'_, F>),
         user: &IamUser,
         (policy, now, unused): (&Policy, OffsetDateTime, Option<&UnusedKey>),
         budget: &Budget,

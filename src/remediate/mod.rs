@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod event;
+pub mod notify;
 pub mod outcome;
 pub mod remediator;
 pub mod resolve;

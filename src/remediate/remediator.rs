@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use tracing::info;
 
 use super::apply::apply;
+use super::notify::{Acted, LookupRate, Notifier, notify};
 use super::outcome::RemediationError;
 use super::snapshot::{Budget, plan_user};
 use crate::aws::accounts::{AccountClients, HomeAccount, MemberAccounts};
@@ -47,6 +48,8 @@ pub(super) struct Memo {
     rules: Mutex<HashMap<String, RuleLookup>>,
     analyzers: Mutex<HashMap<String, u32>>,
     warned: Mutex<HashSet<String>>,
+    /// LookupEvents turn-taking per account (`""`: the home account).
+    lookups: Mutex<HashMap<String, Arc<LookupRate>>>,
 }
 
 impl Memo {
@@ -72,6 +75,12 @@ impl Memo {
     /// `true` the first time only.
     pub fn first_warning(&self, key: &str) -> bool {
         lock(&self.warned).insert(key.to_owned())
+    }
+
+    /// The account's LookupEvents limiter, the same for the container's life.
+    pub fn lookup_rate(&self, account: Option<&AccountId>) -> Arc<LookupRate> {
+        let key = account.map_or("", AccountId::as_str).to_owned();
+        Arc::clone(lock(&self.lookups).entry(key).or_default())
     }
 }
 
@@ -114,6 +123,16 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
         Remediator { api_calls, ..self }
     }
 
+    /// What the notify stage sends through for a user in `account`.
+    pub(super) fn notifier(&self, account: Option<&AccountId>) -> Notifier<'_, F> {
+        Notifier {
+            home: &self.home.findings,
+            settings: &self.settings.notices,
+            account: account.cloned(),
+            lookups: self.memo.lookup_rate(account),
+        }
+    }
+
     /// The clients that act in `account`: the function's own, or the member role's there.
     pub(super) async fn clients_for(
         &self,
@@ -148,19 +167,20 @@ pub(super) struct Remediated {
     pub user_gone: bool,
 }
 
-/// One user through the pipeline: snapshot and decide, then apply. `None` when the user
-/// vanished before we could read them.
+/// One user through the pipeline: snapshot and decide, apply, then notify. `None` when the
+/// user vanished before we could read them.
 ///
 /// `user_id`, when known (an event), is what a write that finds the name gone checks the
 /// name's current holder against: a user renamed and the name taken by another is gone too.
-pub(super) async fn remediate_user<I: IamDirectory + IamWrites, C, F>(
-    at: &AccountClients<I, C, F>,
+pub(super) async fn remediate_user<I: IamDirectory + IamWrites, C, F: Findings>(
+    (at, notifier): (&AccountClients<I, C, F>, &Notifier<'_, F>),
     policy: &Policy,
     (user_name, user_id): (&str, Option<&UserId>),
     (now, unused): (OffsetDateTime, Option<&UnusedKey>),
     budget: &Budget,
 ) -> Result<Option<Remediated>, AwsError> {
-    let Some(plan) = plan_user(&at.iam, user_name, (now, policy, unused), budget).await? else {
+    let planned = plan_user(&at.iam, user_name, (now, policy, unused), budget).await?;
+    let Some((plan, tags)) = planned else {
         return Ok(None);
     };
     let applied = apply(&at.iam, (user_name, user_id), &plan, now).await;
@@ -173,7 +193,17 @@ pub(super) async fn remediate_user<I: IamDirectory + IamWrites, C, F>(
         exempt: plan.exemption.is_exempt(),
         no_tag_slot: plan.clocks.as_ref().is_some_and(|clocks| !clocks.tag_slot),
         keys: applied.keys,
+        notice: None,
     };
+    let acted = Acted {
+        report: &report,
+        plan: &plan,
+        tags: &tags,
+        policy,
+        now,
+    };
+    let notice = notify(notifier, &at.findings, &acted).await;
+    let report = UserReport { notice, ..report };
     Ok(Some(Remediated {
         report,
         failures: applied.failures,

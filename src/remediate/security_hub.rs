@@ -102,10 +102,12 @@ fn planned_update(outcome: &Outcome, policy: &Policy) -> FindingUpdateReport {
         key.status == KeyStatus::Active
             && matches!(key.action, Action::Deferred | Action::WouldDeactivate)
     });
-    let over_limits = user
-        .keys
-        .iter()
-        .any(|key| !matches!(key.action, Action::Kept | Action::Exempt));
+    let over_limits = user.keys.iter().any(|key| {
+        !matches!(
+            key.action,
+            Action::Kept | Action::Exempt | Action::Warned | Action::WouldWarn
+        )
+    });
     if !over_limits {
         return left("no key is over this function's limits: the finding is left to Security Hub");
     }
@@ -153,7 +155,12 @@ fn note(user: &UserReport, policy: &Policy) -> String {
         .iter()
         .filter_map(|key| {
             let state = match key.action {
-                Action::Kept | Action::Exempt | Action::Failed => return None,
+                // A warned key is within the limits: not what the finding is about.
+                Action::Kept
+                | Action::Exempt
+                | Action::Failed
+                | Action::Warned
+                | Action::WouldWarn => return None,
                 Action::Deactivated | Action::Marked | Action::Pending | Action::WouldDelete => {
                     "inactive"
                 }

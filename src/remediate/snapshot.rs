@@ -1,6 +1,7 @@
 //! Snapshot: one user's keys, last use and tags, read whole, and the policy's decisions on
 //! it, spending from the invocation's shared action budget.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use time::OffsetDateTime;
@@ -25,14 +26,15 @@ impl Budget {
     }
 }
 
-/// Reads the user and decides: every key, or only the one an unused-access finding names.
-/// `None` when the user vanished before we could read them.
+/// Reads the user and decides: every key, or only the one an unused-access finding names;
+/// with the user's tags, which name the owner a notice goes to. `None` when the user vanished
+/// before we could read them.
 pub async fn plan_user<I: IamDirectory>(
     iam: &I,
     user_name: &str,
     (now, policy, unused): (OffsetDateTime, &Policy, Option<&UnusedKey>),
     budget: &Budget,
-) -> Result<Option<UserPlan>, AwsError> {
+) -> Result<Option<(UserPlan, BTreeMap<String, String>)>, AwsError> {
     let Some(snapshot) = iam.snapshot(user_name).await? else {
         return Ok(None);
     };
@@ -56,5 +58,5 @@ pub async fn plan_user<I: IamDirectory>(
             "exemption tag is neither true nor YYYY-MM-DD; treating the user as exempt"
         );
     }
-    Ok(Some(plan))
+    Ok(Some((plan, snapshot.tags)))
 }

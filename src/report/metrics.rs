@@ -14,6 +14,10 @@ pub const METRIC_NAMESPACE: &str = "AccessKeyRemediator";
 /// recorded for them (and nothing of theirs will be deleted until one is free).
 pub const NO_TAG_SLOT_METRIC: &str = "no-tag-slot";
 
+/// The metrics counting owner notices sent, and those of which a send (SNS or SES) failed.
+pub const NOTICES_SENT_METRIC: &str = "notices-sent";
+pub const NOTICES_FAILED_METRIC: &str = "notices-failed";
+
 impl Report {
     /// The CloudWatch Embedded Metric Format lines for this report: one per account acted
     /// in, each counting every action, dimensioned by account and trigger. CloudWatch Logs
@@ -28,7 +32,11 @@ impl Report {
         }
         let names = self.summary.0.keys().map(|action| action.as_str());
         let metrics: Vec<serde_json::Value> = names
-            .chain([NO_TAG_SLOT_METRIC])
+            .chain([
+                NO_TAG_SLOT_METRIC,
+                NOTICES_SENT_METRIC,
+                NOTICES_FAILED_METRIC,
+            ])
             .map(|name| serde_json::json!({ "Name": name, "Unit": "Count" }))
             .collect();
         let mut line = serde_json::json!({
@@ -49,6 +57,8 @@ impl Report {
             line[action.as_str()] = (*count).into();
         }
         line[NO_TAG_SLOT_METRIC] = self.users.iter().filter(|u| u.no_tag_slot).count().into();
+        line[NOTICES_SENT_METRIC] = self.notices_sent.into();
+        line[NOTICES_FAILED_METRIC] = self.notices_failed.into();
         vec![line.to_string()]
     }
 
@@ -76,8 +86,12 @@ impl Report {
             deferred = count(Action::Deferred),
             failed = count(Action::Failed),
             gone = count(Action::Gone),
+            warned = count(Action::Warned),
             would_deactivate = count(Action::WouldDeactivate),
             would_delete = count(Action::WouldDelete),
+            would_warn = count(Action::WouldWarn),
+            notices_sent = self.notices_sent,
+            notices_failed = self.notices_failed,
             "invocation summary"
         );
     }

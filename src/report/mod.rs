@@ -3,6 +3,7 @@
 //! the cap that keeps it within SNS's and Lambda's limits in `size`.
 
 mod metrics;
+mod notice;
 mod size;
 
 use std::collections::BTreeMap;
@@ -14,7 +15,10 @@ use crate::domain::ids::{AccessKeyId, AccountId, UserId};
 use crate::domain::policy::{Hold, Mode};
 use crate::domain::user::KeyStatus;
 
-pub use self::metrics::{METRIC_NAMESPACE, NO_TAG_SLOT_METRIC};
+pub use self::metrics::{
+    METRIC_NAMESPACE, NO_TAG_SLOT_METRIC, NOTICES_FAILED_METRIC, NOTICES_SENT_METRIC,
+};
+pub use self::notice::{EmailReport, NoticeReport};
 
 /// AWS API calls per operation name (`ListAccessKeys`, `ListDiscoveredResources`, …).
 pub type ApiCalls = BTreeMap<String, u64>;
@@ -34,12 +38,17 @@ pub enum Action {
     /// The key, or its user, no longer exists (deleted, or the user renamed since it was
     /// read): nothing was written.
     Gone,
+    /// Within the limits but close to one: the owner was warned, once per key, and the
+    /// warning recorded in the user's state tag (reported only when that write succeeded).
+    Warned,
     WouldDeactivate,
     WouldDelete,
+    /// Report mode: the key would be warned.
+    WouldWarn,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 13] = [
         Action::Deactivated,
         Action::Deleted,
         Action::Marked,
@@ -49,8 +58,10 @@ impl Action {
         Action::Deferred,
         Action::Failed,
         Action::Gone,
+        Action::Warned,
         Action::WouldDeactivate,
         Action::WouldDelete,
+        Action::WouldWarn,
     ];
 
     /// The name logs and metrics use; the same as the JSON's (a test holds them equal).
@@ -65,8 +76,10 @@ impl Action {
             Action::Deferred => "deferred",
             Action::Failed => "failed",
             Action::Gone => "gone",
+            Action::Warned => "warned",
             Action::WouldDeactivate => "would-deactivate",
             Action::WouldDelete => "would-delete",
+            Action::WouldWarn => "would-warn",
         }
     }
 }
@@ -80,6 +93,7 @@ impl From<Hold> for Action {
             Hold::Deferred => Action::Deferred,
             Hold::WouldDeactivate => Action::WouldDeactivate,
             Hold::WouldDelete => Action::WouldDelete,
+            Hold::WouldWarn => Action::WouldWarn,
             // Left alone, as a key within the limits is: this invocation is about another.
             Hold::NotNamed => Action::Kept,
         }
@@ -157,6 +171,12 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// AWS API calls this invocation made, per operation.
     pub api_calls: ApiCalls,
+    /// Owner notices sent (SNS Publish accepted), and notices of which a send failed (the
+    /// publish or the email): logged, never failing the invocation.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub notices_sent: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub notices_failed: usize,
 }
 
 /// What named the user an event is about.
@@ -222,6 +242,13 @@ impl Report {
         users: Vec<UserReport>,
     ) -> Self {
         let summary = Summary::of(&users);
+        let notices = users.iter().filter_map(|user| user.notice.as_ref());
+        let (notices_sent, notices_failed) = notices.fold((0, 0), |(sent, failed), notice| {
+            (
+                sent + usize::from(notice.sent),
+                failed + usize::from(notice.failed()),
+            )
+        });
         Report {
             trigger,
             mode,
@@ -237,6 +264,8 @@ impl Report {
             source: None,
             warnings: Vec::new(),
             api_calls: ApiCalls::new(),
+            notices_sent,
+            notices_failed,
         }
     }
 
@@ -254,6 +283,8 @@ impl Report {
             }
         }
         Report {
+            notices_sent: accounts.iter().map(|swept| swept.notices_sent).sum(),
+            notices_failed: accounts.iter().map(|swept| swept.notices_failed).sum(),
             accounts,
             deferred_accounts,
             summary,
@@ -292,6 +323,10 @@ pub struct UserReport {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub no_tag_slot: bool,
     pub keys: Vec<KeyReport>,
+    /// The owner notice about this user's warned, deactivated or deleted keys; absent when
+    /// none was due (nothing to tell, report mode, or no NOTICE_TOPIC_ARN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<NoticeReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -105,7 +105,11 @@ fn log_cap(bytes: usize, capped: usize, omitted_users: usize, max_bytes: usize) 
 fn keep_rank(user: &UserReport) -> u8 {
     let rank = |action| match action {
         Action::Deactivated | Action::Deleted | Action::Failed => 0,
-        Action::Marked | Action::WouldDeactivate | Action::WouldDelete => 1,
+        Action::Marked
+        | Action::Warned
+        | Action::WouldDeactivate
+        | Action::WouldDelete
+        | Action::WouldWarn => 1,
         Action::Pending | Action::Kept | Action::Exempt | Action::Deferred | Action::Gone => 2,
     };
     user.keys

@@ -29,6 +29,7 @@ fn account_report(account: &str, actions: &[Action]) -> Report {
         exempt: false,
         no_tag_slot: false,
         keys: actions.iter().map(|a| key(*a)).collect(),
+        notice: None,
     };
     Report::new(
         Trigger::Sweep,
@@ -66,10 +67,17 @@ fn the_metric_line_is_an_emf_document_counting_every_action_by_account_and_trigg
         .iter()
         .map(|m| m["Name"].as_str().unwrap())
         .collect();
-    assert_eq!(names.len(), Action::ALL.len() + 1);
+    assert_eq!(names.len(), Action::ALL.len() + 3);
     // Users whose tags are all their own are counted apart: no clock could be recorded.
-    assert!(names.contains(&NO_TAG_SLOT_METRIC));
-    assert_eq!(line[NO_TAG_SLOT_METRIC], 0);
+    // So are owner notices, sent and failed.
+    for name in [
+        NO_TAG_SLOT_METRIC,
+        NOTICES_SENT_METRIC,
+        NOTICES_FAILED_METRIC,
+    ] {
+        assert!(names.contains(&name), "{name}");
+        assert_eq!(line[name], 0, "{name}");
+    }
     for action in Action::ALL {
         // EMF requires every named metric to be a member of the document's root.
         let expected = u64::from(report.summary.count(action));
@@ -122,6 +130,7 @@ fn user(name: &str, actions: &[Action]) -> UserReport {
         exempt: false,
         no_tag_slot: false,
         keys: actions.iter().map(|a| key(*a)).collect(),
+        notice: None,
     }
 }
 

@@ -49,6 +49,10 @@ wait_for "$LOG_DIR/emulator.log" READY "the emulator"
 heading "Key states before"
 .venv/bin/python tests/emulator/show_keys.py "$ENDPOINT" alice bob carol dave
 
+heading "Owner notices go to an SNS topic, with an SQS queue subscribed to read them back"
+NOTICE_TOPIC_ARN=$(.venv/bin/python tests/emulator/show_notices.py subscribe "$ENDPOINT")
+echo "$NOTICE_TOPIC_ARN"
+
 heading "Starting the Lambda runtime API (cargo lambda watch --only-lambda-apis) and the release bootstrap"
 cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 --invoke-port "$RUNTIME_PORT" \
     >"$LOG_DIR/watch.log" 2>&1 &
@@ -64,6 +68,7 @@ env AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:${RUNTIME_PORT}/.rt" \
     AWS_ENDPOINT_URL="$ENDPOINT" AWS_REGION=us-east-1 \
     AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_ACCOUNT_ID=123456789012 \
     REMEDIATION_MODE=delete MAX_KEY_AGE_DAYS=90 DELETE_AFTER_INACTIVE_DAYS=14 AWS_LAMBDA_LOG_FORMAT=JSON \
+    NOTICE_TOPIC_ARN="$NOTICE_TOPIC_ARN" \
     "$BOOTSTRAP" >"$LOG_DIR/function.log" 2>&1 &
 FUNCTION_PID=$!
 PIDS+=("$FUNCTION_PID")
@@ -112,6 +117,9 @@ heading "Key states after"
 
 heading "Security Hub findings after (GetFindings)"
 .venv/bin/python tests/emulator/show_findings.py "$ENDPOINT"
+
+heading "Owner notices (SNS; the first one's text)"
+.venv/bin/python tests/emulator/show_notices.py show "$ENDPOINT"
 
 heading "The function's first log lines (JSON, as Lambda's advanced logging controls set it)"
 grep -m 2 '"key decision"' "$LOG_DIR/function.log"

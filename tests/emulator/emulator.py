@@ -87,9 +87,20 @@ test that dies takes its emulator with it. Commands:
         (dates "%Y-%m-%dT%H:%M:%SZ" or null; "marker" is the time the key's marker records,
         per-key tag or state-tag entry, or null),
         so a test can judge every deletion by the state it was actually applied to.
+    {"op": "sns_topic", "name", "account"?, "region"?: "us-east-1"}
+        an SNS topic, as CreateTopic makes it (uncounted); answers {"arn"}.
+    {"op": "sns_messages", "topicArn"?}
+        answers {"messages": [{"topicArn", "messageId", "message", "subject", "attributes":
+        {name: {"Type", "Value"}}}]}: every message published to the topic (or any), in order.
+    {"op": "ses_identity", "address"}
+        verifies an SES identity (uncounted), so that SendEmail from it is accepted.
+    {"op": "ses_messages"}
+        answers {"messages": [{"id", "source", "subject", "body", "destinations"}]}: moto's
+        ses backend's sent_messages (SES v1 and v2 SendEmail alike), in order.
+    CloudTrail LookupEvents, which moto lacks, is answered with no events (notices.py).
     {"op": "reset"}
-        an empty account again: moto's IAM, Config and Security Hub, the analyzers and their
-        findings, the call counts, and the recorded key writes and finding updates.
+        an empty account again: moto's IAM, Config, Security Hub, SNS and SES, the analyzers
+        and their findings, the call counts, and the recorded key writes and finding updates.
     {"op": "shutdown"}
 
 Everything else goes through moto's normal HTTP API, exactly as AWS would be called. Where
@@ -138,6 +149,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
 import control
+import notices
 import rest_json
 import trigger_services
 from trigger_services import FINDINGS
@@ -213,6 +225,7 @@ class CallCounter:
         with self.serving, self.lock:
             iam_backends.reset()
             trigger_services.reset()
+            notices.reset()
             self.calls.clear()
             self.faults.clear()
             self.writes.clear()
@@ -282,6 +295,8 @@ class CallCounter:
         with self.serving:
             if rest is not None and FINDINGS.answers(action):
                 return FINDINGS.answer(rest, body, query, start_response)
+            if target and action in notices.ANSWERED:
+                return notices.answer(action, start_response)
             if action in AUDITED_WRITES:
                 self.writes.append(audit_write(action, query))
             return self.app(environ, start_response)
@@ -599,6 +614,8 @@ def handle(command):
     if op == "set_user_id":
         set_user_id(command["userName"], command["userId"])
         return {}
+    if op in notices.OPS:
+        return notices.handle(op, command)
     return trigger_services.handle(op, command)
 
 

@@ -11,7 +11,7 @@ import botocore.loaders
 from moto.iam.models import get_account_id_from
 
 # SigV4 signing name -> botocore service name, for the REST-JSON services the emulator names.
-SERVICES = {"securityhub": "securityhub", "access-analyzer": "accessanalyzer"}
+SERVICES = {"securityhub": "securityhub", "access-analyzer": "accessanalyzer", "ses": "sesv2"}
 
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 

@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("triggers", 3),
     ("remediate", 4),
     ("handler", 5),
+    ("plan", 5),
     ("startup", 6),
 ];
 

@@ -102,7 +102,8 @@ fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "young user",
-            users: json!([{ "name": "yves", "keys": [{ "ageDays": 10 }, { "ageDays": 89 }] }]),
+            // 80 days: within the limit and outside WARN_BEFORE_DAYS' 7 (a warning is a write).
+            users: json!([{ "name": "yves", "keys": [{ "ageDays": 10 }, { "ageDays": 80 }] }]),
             filler_users: 0,
             mode: Mode::Delete,
             trigger: Trigger::EventFor("yves"),
@@ -313,7 +314,10 @@ fn check_report(
                         && marker_is == Some(WRITTEN_BY_THE_RUN)
                 }
                 Action::Failed => false,
-                Action::Pending
+                // A warning writes only its record in the state tag: the key is as it was.
+                Action::Warned => status_is == status_was,
+                Action::WouldWarn
+                | Action::Pending
                 | Action::Kept
                 | Action::Exempt
                 | Action::Deferred

@@ -726,18 +726,24 @@ async fn snapshot_maps_key_statuses_and_creation_dates_across_two_pages() {
                 status: KeyStatus::Active,
                 created: datetime!(2024-01-15 10:00:00 UTC),
                 last_used: None,
+                last_used_service: None,
+                last_used_region: None,
             },
             AccessKey {
                 access_key_id: key_id("AKIAINACTIVE00000002"),
                 status: KeyStatus::Inactive,
                 created: datetime!(2023-06-30 23:59:59 UTC),
                 last_used: None,
+                last_used_service: None,
+                last_used_region: None,
             },
             AccessKey {
                 access_key_id: key_id("AKIAEXPIRED000000003"),
                 status: KeyStatus::Inactive,
                 created: datetime!(2022-02-01 08:30:00 UTC),
                 last_used: None,
+                last_used_service: None,
+                last_used_region: None,
             },
         ])
     );

@@ -2,7 +2,8 @@
 //! filter-policy implementation (tests/emulator/filters.py) on what the topic receives:
 //! Lambda's success destination records, whose responsePayload is a report the real handler
 //! produced against moto, and CloudWatch alarm notifications. Only reports that deactivated,
-//! deleted or failed something, and alarms, reach the inbox.
+//! deleted or failed something, and alarms, reach the inbox: a warning, which changes no key,
+//! reaches the key's owner as a notice instead.
 
 use access_key_remediator::domain::policy::Mode;
 use access_key_remediator::handler::handle;
@@ -95,7 +96,8 @@ async fn only_reports_that_deactivated_deleted_or_failed_something_and_alarms_pa
         { "name": "erin", "keys": [
             { "ageDays": 30 },
             { "ageDays": 150, "status": "Inactive", "lastUsedDaysAgo": 60, "markerDaysAgo": 5 }] },
-        { "name": "frank", "keys": [{ "ageDays": 300 }] }
+        { "name": "frank", "keys": [{ "ageDays": 300 }] },
+        { "name": "gina", "keys": [{ "ageDays": 86, "lastUsedDaysAgo": 1 }] }
     ]));
     let id = |name: &str| users[name].user_id.clone();
 
@@ -128,6 +130,7 @@ async fn only_reports_that_deactivated_deleted_or_failed_something_and_alarms_pa
             compliance_event(&id("frank")),
         )
         .await,
+        remediate(&aws, "warned", Mode::Delete, compliance_event(&id("gina"))).await,
         remediate(
             &aws,
             "ignored",
@@ -148,6 +151,8 @@ async fn only_reports_that_deactivated_deleted_or_failed_something_and_alarms_pa
         "{quiet}"
     );
     assert_eq!(count(by_label("report mode"), "would-deactivate"), 1);
+    assert_eq!(count(by_label("warned"), "warned"), 1);
+    assert_eq!(count(by_label("warned"), "would-warn"), 0);
     assert_eq!(by_label("ignored")["outcome"], json!("ignored"));
     for (label, _, report) in &cases {
         let changed: u64 = ["deactivated", "deleted", "failed"]

@@ -4,7 +4,9 @@
 //! parameter, and failures and alarms have somewhere to go. The triggers' rules and patterns
 //! are in `triggers`, the grants that come with them in `finding_grants`.
 
+mod dashboard;
 mod finding_grants;
+mod notice_grants;
 mod trigger_samples;
 mod triggers;
 
@@ -64,7 +66,7 @@ const MODE_CONDITIONS: [&str; 2] = ["MayWriteKeys", "MayDeleteKeys"];
 
 /// Every action that changes something, anywhere in the stacks. A "*" resource on any of
 /// them fails the policy test.
-const WRITE_ACTIONS: [&str; 11] = [
+const WRITE_ACTIONS: [&str; 12] = [
     "iam:UpdateAccessKey",
     "iam:DeleteAccessKey",
     "iam:TagUser",
@@ -74,6 +76,7 @@ const WRITE_ACTIONS: [&str; 11] = [
     "logs:PutLogEvents",
     "sqs:SendMessage",
     "sns:Publish",
+    "ses:SendEmail",
     "events:PutEvents",
     "securityhub:BatchUpdateFindings",
 ];
@@ -87,12 +90,14 @@ const SCOPED_READS: [&str; 3] = [
 ];
 
 /// The only actions with no resource-level permissions that the function needs; the only
-/// ones that may have Resource "*".
-const ACCOUNT_WIDE_READS: [&str; 4] = [
+/// ones that may have Resource "*". (LookupEvents reads a key's recent callers for its
+/// owner's notice.)
+const ACCOUNT_WIDE_READS: [&str; 5] = [
     "config:ListDiscoveredResources",
     "iam:ListUsers",
     "iam:GenerateCredentialReport",
     "iam:GetCredentialReport",
+    "cloudtrail:LookupEvents",
 ];
 
 fn all_statements() -> Vec<(&'static str, Statement)> {
@@ -433,12 +438,19 @@ fn the_member_role_grants_what_the_central_role_grants_on_users_rules_and_findin
     }
 }
 
-/// The calls the function makes on the account it remediates (users, Config rules, findings),
-/// as opposed to its own plumbing (logs, queue, topic, role assumption).
+/// The calls the function makes on the account it remediates (users, Config rules, findings,
+/// a key's recent callers in CloudTrail), as opposed to its own plumbing (logs, queue, topic,
+/// email, role assumption).
 fn is_remediation_call(action: &str) -> bool {
-    ["iam:", "config:", "securityhub:", "access-analyzer:"]
-        .iter()
-        .any(|service| action.starts_with(service))
+    [
+        "iam:",
+        "config:",
+        "securityhub:",
+        "access-analyzer:",
+        "cloudtrail:",
+    ]
+    .iter()
+    .any(|service| action.starts_with(service))
 }
 
 #[test]
@@ -785,8 +797,11 @@ fn the_member_stacks_mode_is_the_ceiling_of_what_the_central_function_does_there
 /// Environment variables that src/settings.rs reads: the quoted upper-case names with an
 /// underscore in its non-test part.
 fn variables_settings_reads() -> BTreeSet<String> {
-    let source = std::fs::read_to_string(project_path("src/settings.rs")).unwrap();
-    let code = source.split("#[cfg(test)]").next().unwrap();
+    let mut code = String::new();
+    for file in ["src/settings.rs", "src/settings/notices.rs"] {
+        let source = std::fs::read_to_string(project_path(file)).unwrap();
+        code.push_str(source.split("#[cfg(test)]").next().unwrap());
+    }
     code.split('"')
         .skip(1)
         .step_by(2)
@@ -811,6 +826,15 @@ fn every_function_setting_is_set_from_a_template_parameter() {
         let value = variables
             .get(name.as_str())
             .unwrap_or_else(|| panic!("template.yaml does not set {name}"));
+        // Notices go to the stack's own topic, not to one a parameter names.
+        if name == "NOTICE_TOPIC_ARN" {
+            let topic = intrinsic(value);
+            assert!(
+                matches!(topic, Some(("Ref", Value::String(r))) if r == "NotificationTopic"),
+                "{value:?}"
+            );
+            continue;
+        }
         let parameter = match intrinsic(value) {
             Some(("Ref", Value::String(p))) => p.clone(),
             Some(("Join", Value::Sequence(args))) => arn_text(&args[1]).replace("!Ref ", ""),
@@ -840,9 +864,11 @@ fn the_issue_parameters_exist_and_the_optional_ones_default_to_empty() {
         "OrganizationId",
         "MemberRoleName",
         "MemberRoleExternalId",
+        "SesFromAddress",
     ] {
         assert_eq!(template.default_of(optional), "", "{optional}");
     }
+    assert_eq!(template.default_of("OwnerTagKey"), "owner");
     assert_eq!(template.default_of("RemediationMode"), "report");
 }
 

@@ -1,5 +1,6 @@
-//! The property tests, one binary: the pure policy's safety invariants (`policy`, and
-//! `unused_key` for an Access Analyzer finding's one key) and hostile payloads through the
+//! The property tests, one binary: the pure policy's safety invariants (`policy`, `unused_key`
+//! for an Access Analyzer finding's one key, and `warnings` for warnings before action) and
+//! hostile payloads through the
 //! trigger intake (`intake`). None makes an AWS call, so they build and run without the
 //! emulator.
 //!
@@ -10,3 +11,4 @@
 mod intake;
 mod policy;
 mod unused_key;
+mod warnings;

@@ -90,8 +90,8 @@ impl Case {
     }
 }
 
-/// Whether the verdict makes an IAM write call: `Deactivate`, `Mark` and `Delete` do, a `Hold`
-/// does not (as documented on `Verdict`).
+/// Whether the verdict makes an IAM write call: `Deactivate`, `Mark` and `Delete` do, and
+/// `Warn` (the state tag's warning record), a `Hold` does not (as documented on `Verdict`).
 pub(crate) fn writes(verdict: Verdict) -> bool {
     !matches!(verdict, Verdict::Hold(_))
 }
@@ -102,6 +102,7 @@ fn reported_action(verdict: Verdict) -> Action {
         Verdict::Deactivate => Action::Deactivated,
         Verdict::Mark => Action::Marked,
         Verdict::Delete => Action::Deleted,
+        Verdict::Warn => Action::Warned,
         Verdict::Hold(hold) => hold.into(),
     }
 }
@@ -184,6 +185,8 @@ enum Days {
     AroundAgeLimit(i64),
     AroundIdleLimit(i64),
     AroundGracePeriod(i64),
+    /// About where WARN_BEFORE_DAYS starts before the age limit.
+    AroundWarning(i64),
 }
 
 impl Ago {
@@ -195,6 +198,9 @@ impl Ago {
                 i64::from(policy.max_key_idle_days.unwrap_or(policy.max_key_age_days)) + delta
             }
             Days::AroundGracePeriod(delta) => i64::from(policy.delete_after_inactive_days) + delta,
+            Days::AroundWarning(delta) => {
+                i64::from(policy.max_key_age_days) - i64::from(policy.warn_before_days) + delta
+            }
         };
         Duration::seconds(days * DAY + self.jitter_secs)
     }
@@ -301,6 +307,7 @@ fn key_age() -> impl Strategy<Value = Ago> {
         4 => (0i64..=800).prop_map(Days::Exactly),
         1 => around_a_limit().prop_map(Days::AroundAgeLimit),
         1 => around_a_limit().prop_map(Days::AroundIdleLimit),
+        1 => around_a_limit().prop_map(Days::AroundWarning),
     ])
 }
 
@@ -445,6 +452,7 @@ prop_compose! {
         max_key_idle_days in option::of(1u32..=400),
         custom_exempt_tag_key in any::<bool>(),
         max_actions_per_invocation in 1u32..=5,
+        warn_before_days in prop_oneof![1 => Just(0u32), 3 => 1u32..=30],
     ) -> Policy {
         Policy {
             mode,
@@ -458,6 +466,7 @@ prop_compose! {
             }
             .to_owned(),
             max_actions_per_invocation,
+            warn_before_days,
         }
     }
 }
@@ -705,6 +714,8 @@ fn build(
             },
             created,
             last_used,
+            last_used_service: None,
+            last_used_region: None,
         });
     }
     for ((_, spec, format), id) in orphans.iter().zip(&ids[key_specs.len()..]) {
@@ -741,7 +752,7 @@ fn build(
     }
 }
 
-fn within_limits(key: &AccessKey, now: OffsetDateTime, policy: &Policy) -> bool {
+pub(crate) fn within_limits(key: &AccessKey, now: OffsetDateTime, policy: &Policy) -> bool {
     let young = now - key.created <= Duration::days(policy.max_key_age_days.into());
     let recently_used = policy.max_key_idle_days.is_none_or(|idle| {
         now - key.last_used.unwrap_or(key.created) <= Duration::days(idle.into())
@@ -841,6 +852,8 @@ proptest! {
         }
     }
 
+    /// No key write on a key within the limits; a warning (a state tag record, no key write)
+    /// is what `warnings` holds to its own invariants.
     #[test]
     fn never_acts_on_a_key_within_the_limits(case in any_case()) {
         let plan = case.plan();
@@ -850,7 +863,7 @@ proptest! {
                 prop_assert!(
                     matches!(
                         decision.verdict,
-                        Verdict::Hold(Hold::Kept) | Verdict::Hold(Hold::Exempt)
+                        Verdict::Hold(Hold::Kept | Hold::Exempt | Hold::WouldWarn) | Verdict::Warn
                     ),
                     "{} is within limits but got {:?}: {}",
                     key.access_key_id, decision.verdict, decision.reason

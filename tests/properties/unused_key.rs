@@ -87,6 +87,8 @@ fn decided_alone(finding: &Finding) -> Option<(Verdict, String)> {
     let idle_only = Policy {
         max_key_age_days: u32::MAX,
         max_key_idle_days: Some(finding.unused.idle_days),
+        // The named key is past its limit when acted on: an unused-access finding never warns.
+        warn_before_days: 0,
         ..case.policy.clone()
     };
     let plan = decide(&snapshot, case.now, &idle_only, case.budget);

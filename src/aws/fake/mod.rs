@@ -27,7 +27,7 @@ use time::OffsetDateTime;
 
 pub use self::credential_report::REPORT_HEADER;
 pub use self::faults::{ErrorKind, FakeError, Fault};
-pub use self::findings::FakeFindings;
+pub use self::findings::{FakeFindings, SentEmail};
 pub use self::inventory::FakeInventory;
 use crate::aws::api_calls::ApiCallCounter;
 use crate::domain::ids::{AccessKeyId, UserId};
@@ -170,6 +170,8 @@ impl FakeIam {
             status,
             created,
             last_used,
+            last_used_service: last_used.map(|_| "s3".to_owned()),
+            last_used_region: last_used.map(|_| "us-east-1".to_owned()),
         };
         self.with_user(user, |user| user.keys.push(key));
         self

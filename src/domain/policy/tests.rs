@@ -1,5 +1,5 @@
 //! Table tests: one row per branch of `decide`, each naming the rule it pins down; those of
-//! `decide_unused_key` are in `unused_key`.
+//! `decide_unused_key` are in `unused_key`, those of warnings before action in `warnings`.
 
 use super::*;
 use crate::domain::exemption::Exemption;
@@ -39,6 +39,8 @@ fn key(status: KeyStatus, age_days: i64, last_used_days_ago: Option<i64>) -> Acc
         status,
         created: days_ago(age_days),
         last_used: last_used_days_ago.map(days_ago),
+        last_used_service: None,
+        last_used_region: None,
     }
 }
 
@@ -109,7 +111,11 @@ fn each_branch_of_the_key_lifecycle_gives_its_verdict() {
             rule: "a key exactly at the age limit is not over it",
             key: key(KeyStatus::Active, 90, Some(1)),
             tags: tags(&[]),
-            policy: delete.clone(),
+            // Not warned about either: warnings are `warnings`' rows.
+            policy: Policy {
+                warn_before_days: 0,
+                ..delete.clone()
+            },
             expect: Verdict::Hold(Hold::Kept),
         },
         Row {
@@ -646,3 +652,4 @@ fn markers_round_trip_to_the_second_in_utc() {
 }
 
 mod unused_key;
+mod warnings;

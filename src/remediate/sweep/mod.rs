@@ -3,7 +3,7 @@
 //! the Lambda deadline. A sweep of listed accounts runs them one after another.
 //!
 //! Nominees are taken in an order that lets a sweep cut short (by the budget or the deadline)
-//! be followed by one that reaches the users it left out first: see `sweep_order`.
+//! be followed by one that reaches the users it left out first: see `nomination::sweep_order`.
 
 use std::time::{Duration, Instant};
 
@@ -59,25 +59,30 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
 
         // Taken in the sweep order (`buffered` keeps it), reported in the credential report's,
         // so two sweeps of an account in one state read alike.
-        let taken = sweep_order(&nominees).into_iter();
+        let taken = nomination::sweep_order(&nominees).into_iter();
         let taken = taken.map(|at_row| (at_row, nominees[at_row].user_name.clone()));
-        let mut swept: Vec<(usize, Nominee)> = stream::iter(taken)
-            .map(|(at_row, user_name)| async move {
-                if out_of_time(deadline) {
-                    return (at_row, Nominee::NotStarted(user_name));
-                }
-                let nominee =
-                    match remediate_user(at, policy, (&user_name, None), (now, None), budget).await
-                    {
-                        Ok(Some(done)) => Nominee::Done(done.report, done.failures),
-                        Ok(None) => Nominee::Gone,
-                        Err(error) => Nominee::ReadFailed(error),
-                    };
-                (at_row, nominee)
-            })
-            .buffered(self.settings.sweep_concurrency)
-            .collect()
-            .await;
+        let notifier = self.notifier(account.as_ref());
+        let notifier = &notifier;
+        let mut swept: Vec<(usize, Nominee)> =
+            stream::iter(taken)
+                .map(|(at_row, user_name)| async move {
+                    if out_of_time(deadline) {
+                        return (at_row, Nominee::NotStarted(user_name));
+                    }
+                    let named = (user_name.as_str(), None);
+                    let nominee =
+                        match remediate_user((at, notifier), policy, named, (now, None), budget)
+                            .await
+                        {
+                            Ok(Some(done)) => Nominee::Done(done.report, done.failures),
+                            Ok(None) => Nominee::Gone,
+                            Err(error) => Nominee::ReadFailed(error),
+                        };
+                    (at_row, nominee)
+                })
+                .buffered(self.settings.sweep_concurrency)
+                .collect()
+                .await;
         swept.sort_unstable_by_key(|(at_row, _)| *at_row);
 
         let (report, failures) = sweep_report(policy.mode, account, swept);
@@ -162,28 +167,6 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
             Err(error) => (None, Some(error)),
         }
     }
-}
-
-/// The order a sweep takes (not reports) its nominees in, so that a sweep cut short by the action budget
-/// or the deadline is followed by one that reaches the users it left out before those it
-/// handled (the function keeps no cursor between invocations; the credential report is the
-/// state):
-///
-/// 1. Users with an over-limit key still Active (a deactivation, the security action, is due)
-///    before those whose over-limit keys are all Inactive (a deletion at most). A user a sweep
-///    deactivated is Inactive in the next day's report, and moves back.
-/// 2. Within each, the key longest overdue first (an unreadable date first of all), then
-///    report order. A key that goes over a limit later joins behind every key already waiting,
-///    so a waiting key is never overtaken by a newcomer however many arrive: the queue is
-///    first come, first served, and the budget goes to the longest exposure.
-///
-/// Returns the nominees' positions (their rows in the report) in that order. Pure: the same
-/// nominees always come out in the same order.
-fn sweep_order(nominees: &[nomination::Nominee]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..nominees.len()).collect();
-    // `!active` puts Active (false) first.
-    order.sort_unstable_by_key(|&row| (!nominees[row].active, nominees[row].overdue, row));
-    order
 }
 
 /// The sweep's report from what became of each nominee, in credential-report order, and the

@@ -27,7 +27,7 @@ fn nominee(user_name: &str, active: bool, overdue_days: Option<i64>) -> Nominate
 
 /// The nominees as the sweep takes them.
 fn in_sweep_order(nominees: Vec<Nominated>) -> Vec<Nominated> {
-    let order = sweep_order(&nominees);
+    let order = crate::domain::nomination::sweep_order(&nominees);
     order.into_iter().map(|row| nominees[row].clone()).collect()
 }
 
