@@ -11,7 +11,6 @@ mod table;
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -25,7 +24,8 @@ use crate::aws::api_calls::ApiCallCounter;
 use crate::aws::iam::AwsIam;
 use crate::aws::{AwsError, IamDirectory, error_chain};
 use crate::domain::nomination::{self, ReportError, nominate};
-use crate::domain::policy::{self, KeyDecision, Policy, UserPlan, Verdict};
+use crate::domain::policy::{KeyDecision, UserPlan, Verdict};
+use crate::remediate::snapshot::{Budget, plan_user};
 use crate::report::{Action, KeyReport, Report, Trigger, UserReport};
 use crate::settings::Settings;
 
@@ -159,12 +159,14 @@ pub async fn plan_with<D: IamDirectory>(
         .map_err(PlanError::CredentialReport)?;
     let nominees = &nominate(&csv, now, policy)?;
     counting_users(progress, nominees.len());
-    let budget = &Mutex::new(policy.max_actions_per_invocation);
+    let budget = &Budget::new(policy.max_actions_per_invocation);
     let mut read: Vec<(usize, Result<Option<UserPlan>, AwsError>)> =
         stream::iter(nomination::sweep_order(nominees))
             .map(|row| async move {
                 let user_name = &nominees[row].user_name;
-                let plan = read_and_decide(iam, user_name, (now, policy), budget).await;
+                let plan = plan_user(iam, user_name, (now, policy, None), budget)
+                    .await
+                    .map(|planned| planned.map(|(plan, _tags)| plan));
                 progress.inc(1);
                 (row, plan)
             })
@@ -199,24 +201,6 @@ pub async fn plan_with<D: IamDirectory>(
     })
 }
 
-/// One nominee read and decided, spending from the invocation's action budget (what
-/// MAX_ACTIONS_PER_INVOCATION leaves) as the sweep's snapshot stage does. `None` when the user
-/// was deleted since the credential report was made.
-async fn read_and_decide<D: IamDirectory>(
-    iam: &D,
-    user_name: &str,
-    (now, policy): (OffsetDateTime, &Policy),
-    budget: &Mutex<u32>,
-) -> Result<Option<UserPlan>, AwsError> {
-    let Some(snapshot) = iam.snapshot(user_name).await? else {
-        return Ok(None);
-    };
-    let mut remaining = budget.lock().unwrap_or_else(PoisonError::into_inner);
-    let plan = policy::decide(&snapshot, now, policy, *remaining);
-    *remaining -= plan.actions_used;
-    Ok(Some(plan))
-}
-
 /// One user's decisions as the report shows them.
 fn user_report(user_name: &str, plan: &UserPlan) -> UserReport {
     UserReport {
@@ -247,15 +231,7 @@ fn key_report(decision: &KeyDecision) -> KeyReport {
         }
         Verdict::Hold(hold) => (hold.into(), reason),
     };
-    KeyReport {
-        access_key_id: decision.key.access_key_id.clone(),
-        status: decision.key.status,
-        create_date: decision.key.created,
-        last_used_date: decision.key.last_used,
-        age_days: decision.age_days,
-        action,
-        reason,
-    }
+    KeyReport::of(decision, action, reason)
 }
 
 #[cfg(test)]

@@ -92,15 +92,9 @@ pub async fn apply<I: IamDirectory + IamWrites>(
             reason = %result.reason,
             "key decision"
         );
-        applied.keys.push(KeyReport {
-            access_key_id: decision.key.access_key_id.clone(),
-            status: decision.key.status,
-            create_date: decision.key.created,
-            last_used_date: decision.key.last_used,
-            age_days: decision.age_days,
-            action: result.action,
-            reason: result.reason,
-        });
+        applied
+            .keys
+            .push(KeyReport::of(decision, result.action, result.reason));
     }
     applied
 }

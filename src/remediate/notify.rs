@@ -7,7 +7,6 @@
 //! the invocation. Report mode sends none, so a first deploy is silent.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -32,7 +31,6 @@ const LOOKUP_PERIOD: Duration = Duration::from_millis(500);
 #[derive(Debug)]
 pub struct LookupRate {
     limiter: DefaultDirectRateLimiter,
-    waits: AtomicU64,
 }
 
 impl Default for LookupRate {
@@ -40,7 +38,6 @@ impl Default for LookupRate {
         let quota = Quota::with_period(LOOKUP_PERIOD).expect("a non-zero period");
         LookupRate {
             limiter: RateLimiter::direct(quota),
-            waits: AtomicU64::default(),
         }
     }
 }
@@ -48,15 +45,7 @@ impl Default for LookupRate {
 impl LookupRate {
     /// Returns once a LookupEvents may be sent.
     pub async fn turn(&self) {
-        if self.limiter.check().is_err() {
-            self.waits.fetch_add(1, Ordering::Relaxed);
-            self.limiter.until_ready().await;
-        }
-    }
-
-    /// How many lookups had to wait for their turn.
-    pub fn waits(&self) -> u64 {
-        self.waits.load(Ordering::Relaxed)
+        self.limiter.until_ready().await;
     }
 }
 
@@ -153,11 +142,8 @@ async fn key_facts<F: KeyActivity>(
         let Some(action) = notice_action(key.action) else {
             continue;
         };
-        let decided = acted.plan.keys.iter().map(|decision| &decision.key);
-        let Some(snapshot) = decided
-            .into_iter()
-            .find(|seen| seen.access_key_id == key.access_key_id)
-        else {
+        let mut decided = acted.plan.keys.iter().map(|decision| &decision.key);
+        let Some(snapshot) = decided.find(|seen| seen.access_key_id == key.access_key_id) else {
             continue;
         };
         notifier.lookups.turn().await;

@@ -26,27 +26,24 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
     ) -> Result<Outcome, RemediationError> {
         let policy = policy_for(&self.settings.policy, finding.control);
         let mut outcome = self.remediate_event(at, &target, (&policy, None)).await?;
-        let mut update = planned_update(&outcome, &policy);
-        if let (Some(status), Some(note)) = (update.status, update.note.clone())
+        let (status, mut update) = planned_update(&outcome, &policy);
+        if let (Some(status), Some(note)) = (status, update.note.clone())
             && update.reason.is_none()
         {
-            if finding.workflow_status == status && finding.note.as_deref() == Some(&note) {
+            if finding.workflow_status == status.as_str() && finding.note.as_deref() == Some(&note)
+            {
                 // Our own last update, delivered back to us as an Imported event.
                 update.reason = Some("the finding already has this status and note".to_owned());
             } else {
                 let request = FindingUpdate {
                     finding_id: finding.id.clone(),
                     product_arn: finding.product_arn.clone(),
-                    status: if status == WorkflowStatus::Resolved.as_str() {
-                        WorkflowStatus::Resolved
-                    } else {
-                        WorkflowStatus::Notified
-                    },
+                    status,
                     note,
                 };
                 match at.findings.update_finding(&request).await {
                     Ok(()) => {
-                        info!(finding = %finding.id, status, "finding updated");
+                        info!(finding = %finding.id, status = status.as_str(), "finding updated");
                         update.written = true;
                     }
                     Err(source) => {
@@ -71,26 +68,37 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
     }
 }
 
-/// What the finding should say now, or why it is left as it is. Written only when `reason` is
-/// `None` (and, in report mode, never).
-fn planned_update(outcome: &Outcome, policy: &Policy) -> FindingUpdateReport {
-    let left = |reason: &str| FindingUpdateReport {
-        status: None,
-        note: None,
-        written: false,
-        reason: Some(reason.to_owned()),
+/// The status the finding should have now, and its report: the note, or why it is left as it
+/// is. Written only when `reason` is `None` (and, in report mode, never).
+fn planned_update(
+    outcome: &Outcome,
+    policy: &Policy,
+) -> (Option<WorkflowStatus>, FindingUpdateReport) {
+    let left = |reason: &str| {
+        let report = FindingUpdateReport {
+            status: None,
+            note: None,
+            written: false,
+            reason: Some(reason.to_owned()),
+        };
+        (None, report)
+    };
+    let planned = |status: WorkflowStatus, note: String| {
+        let report = FindingUpdateReport {
+            status: Some(status.as_str()),
+            note: Some(note),
+            written: false,
+            reason: report_mode(policy),
+        };
+        (Some(status), report)
     };
     if outcome.failure.is_some() {
         return left("a call failed: the finding is left for the retry");
     }
     let report = &outcome.report;
     if report.outcome == ReportOutcome::UserNotFound {
-        return FindingUpdateReport {
-            status: Some(WorkflowStatus::Resolved.as_str()),
-            note: Some(format!("{AUTHOR}: the user no longer exists.")),
-            written: false,
-            reason: report_mode(policy),
-        };
+        let note = format!("{AUTHOR}: the user no longer exists.");
+        return planned(WorkflowStatus::Resolved, note);
     }
     let Some(user) = report.users.first() else {
         return left("no user was remediated");
@@ -116,12 +124,7 @@ fn planned_update(outcome: &Outcome, policy: &Policy) -> FindingUpdateReport {
     } else {
         WorkflowStatus::Resolved
     };
-    FindingUpdateReport {
-        status: Some(status.as_str()),
-        note: Some(note(user, policy)),
-        written: false,
-        reason: report_mode(policy),
-    }
+    planned(status, note(user, policy))
 }
 
 const AUTHOR: &str = crate::aws::NOTE_AUTHOR;

@@ -12,7 +12,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::domain::ids::{AccessKeyId, AccountId, UserId};
-use crate::domain::policy::{Hold, Mode};
+use crate::domain::policy::{Hold, KeyDecision, Mode};
 use crate::domain::user::KeyStatus;
 
 pub use self::metrics::{
@@ -342,6 +342,21 @@ pub struct KeyReport {
     pub age_days: i64,
     pub action: Action,
     pub reason: String,
+}
+
+impl KeyReport {
+    /// The report line of one decided key: what became of it, and why.
+    pub fn of(decision: &KeyDecision, action: Action, reason: String) -> Self {
+        KeyReport {
+            access_key_id: decision.key.access_key_id.clone(),
+            status: decision.key.status,
+            create_date: decision.key.created,
+            last_used_date: decision.key.last_used,
+            age_days: decision.age_days,
+            action,
+            reason,
+        }
+    }
 }
 
 /// Counts per action; every action is present, zero or not, so consumers (and SNS filter
