@@ -10,6 +10,13 @@ BOOTSTRAP := target/lambda/$(FUNCTION)/bootstrap
 EMULATOR_PORT ?= 5055
 EVENT ?= events/non-compliant-alice.json
 BENCH_USERS ?= 10000
+# Milliseconds each IAM and STS request waits in the emulator during the benchmarks (IAM's own
+# latency; moto answers in about 1 ms).
+BENCH_IAM_LATENCY_MS ?= 30
+# `make bench-org`: member accounts, users in each, and the Map's concurrency (function processes).
+BENCH_ACCOUNTS ?= 200
+BENCH_ORG_USERS ?= 100
+BENCH_MAP_CONCURRENCY ?= 10
 # Cloud Custodian gets its own venv: c7n pins boto3 and cryptography versions that differ
 # from moto's (bench/requirements.txt says which).
 BENCH_VENV := .venv-bench
@@ -34,6 +41,8 @@ help:
 	@echo "make sam-build   sam build --beta-features: .aws-sam/build/RemediatorFunction/bootstrap (arm64)"
 	@echo "make build       release build for Lambda (cargo lambda, host architecture)"
 	@echo "make build-arm64 release build for Lambda on arm64 (Graviton), as template.yaml deploys"
+	@echo "make bench       our scheduled sweep against Cloud Custodian (BENCH_USERS, BENCH_IAM_LATENCY_MS)"
+	@echo "make bench-org   the organisation sweep's Map against the sequential sweep (BENCH_ACCOUNTS, BENCH_ORG_USERS)"
 	@echo "make emulator    start the seeded emulator on 127.0.0.1:$(EMULATOR_PORT) until Ctrl-C"
 	@echo "make invoke EVENT=events/....json   invoke a function started with 'cargo lambda watch'"
 	@echo "make clean       remove build output and the venv"
@@ -145,11 +154,20 @@ invoke: venv
 	cargo lambda invoke $(FUNCTION) --data-file $(EVENT)
 
 # Our scheduled sweep against Cloud Custodian on the same seeded account (bench/sweep_bench.py);
-# BENCH_USERS=N sets the account's size. Prints a table and writes target/bench/sweep.json.
-.PHONY: bench
+# BENCH_USERS=N sets the account's size, BENCH_IAM_LATENCY_MS=N IAM's latency. Prints a table
+# and writes target/bench/sweep.json.
+.PHONY: bench bench-org
 bench: venv build $(BENCH_VENV)/.installed
-	BENCH_USERS=$(BENCH_USERS) $(PYTHON) bench/sweep_bench.py \
+	BENCH_USERS=$(BENCH_USERS) $(PYTHON) bench/sweep_bench.py --iam-latency-ms $(BENCH_IAM_LATENCY_MS) \
 		--bootstrap $(BOOTSTRAP) --custodian $(BENCH_VENV)/bin/custodian
+
+# The organisation sweep's state machine against the sequential multi-account sweep, on a
+# seeded organisation of BENCH_ACCOUNTS accounts x BENCH_ORG_USERS users (bench/org_bench.py).
+# Prints a table and writes target/bench/org.json.
+bench-org: venv build
+	$(PYTHON) bench/org_bench.py --bootstrap $(BOOTSTRAP) --accounts $(BENCH_ACCOUNTS) \
+		--users $(BENCH_ORG_USERS) --map-concurrency $(BENCH_MAP_CONCURRENCY) \
+		--iam-latency-ms $(BENCH_IAM_LATENCY_MS)
 
 $(BENCH_VENV)/.installed: bench/requirements.txt
 	python3 -m venv $(BENCH_VENV)

@@ -1,10 +1,12 @@
 """`make bench`: our scheduled sweep against Cloud Custodian, on the same seeded local account.
 
-    .venv/bin/python bench/sweep_bench.py [--users 10000] [--only ours|custodian]
+    .venv/bin/python bench/sweep_bench.py [--users 10000] [--only ours|custodian] [--iam-latency-ms 30]
 
 1. Seeds the emulator (tests/emulator/emulator.py, in-process moto) with N users: 10% with an
    Active key over 90 days old, 2% with an Inactive over-age key marked as deactivated 20
-   days ago (past the 14-day grace period), the rest with a young key.
+   days ago (past the 14-day grace period), the rest with a young key. With --iam-latency-ms N
+   (`make bench`: BENCH_IAM_LATENCY_MS, default 30) each IAM and STS request waits N ms before
+   moto serves it, concurrent requests at the same time, as IAM's own latency would.
 2. Ours: the release bootstrap (`make build`) polls a runtime API started by
    `cargo lambda watch --only-lambda-apis`, exactly as Lambda runs it, and is invoked once
    with events/scheduled-sweep.json through `cargo lambda invoke`.
@@ -166,10 +168,10 @@ class RuntimeApiProxy:
 class Emulator:
     """tests/emulator/emulator.py --control: one JSON command per line on stdin."""
 
-    def __init__(self, log_path, index_access_keys=True):
+    def __init__(self, log_path, index_access_keys=True, iam_latency_ms=0, extra=()):
         self.log_file = open(log_path, "w")
         self.process = spawn(
-            [sys.executable, EMULATOR, "--control"]
+            [sys.executable, EMULATOR, "--control", "--iam-latency-ms", iam_latency_ms, *extra]
             + (["--index-access-keys"] if index_access_keys else []),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -208,7 +210,7 @@ class Emulator:
 
 
 def seeded_emulator(args, work, name):
-    emulator = Emulator(work / f"{name}-emulator.log", not args.moto_key_scan)
+    emulator = Emulator(work / f"{name}-emulator.log", not args.moto_key_scan, args.iam_latency_ms)
     started = time.perf_counter()
     population = {
         "users": args.users,
@@ -506,6 +508,8 @@ def main():
     parser.add_argument("--deadline", type=int, default=900,
                         help="the function's Lambda deadline, seconds after the invoke (900 = Lambda's maximum)")
     parser.add_argument("--output", default="target/bench/sweep.json")
+    parser.add_argument("--iam-latency-ms", type=int, default=int(os.environ.get("BENCH_IAM_LATENCY_MS") or 0),
+                        help="each IAM and STS request waits this long in the emulator")
     parser.add_argument("--moto-key-scan", action="store_true",
                         help="keep moto's O(users) GetAccessKeyLastUsed (the emulator's --index-access-keys is off)")
     args = parser.parse_args()
@@ -529,7 +533,8 @@ def main():
 
     table, ratios = compare(ours, custodian)
     print(f"\nSweep of {args.users:,} IAM users ({args.over_age_percent:g}% with an over-age Active key, "
-          f"{args.pending_percent:g}% Inactive past the grace period), on the local moto emulator\n")
+          f"{args.pending_percent:g}% Inactive past the grace period), on the local moto emulator "
+          f"({args.iam_latency_ms} ms per IAM request)\n")
     print_table(table)
     print(
         "\n  Wall times are against moto on this machine (a few ms a call; IAM takes longer and\n"
@@ -552,6 +557,7 @@ def main():
             "users": args.users, "overAgePercent": args.over_age_percent,
             "pendingPercent": args.pending_percent, "seed": args.seed,
         },
+        "iamLatencyMs": args.iam_latency_ms,
         "ours": ours,
         "custodian": custodian,
         "ratiosCustodianOverOurs": ratios,

@@ -10,10 +10,15 @@ use tracing::warn;
 
 use crate::aws::accounts::HomeAccount;
 use crate::aws::{Config, Findings, Iam};
+use crate::domain::ids::AccountId;
 use crate::remediate::Remediator;
 use crate::remediate::outcome::{Outcome, RemediationError, error_chain};
 use crate::report::Report;
 use crate::triggers::{self, IntakeError};
+
+mod steps;
+
+pub use self::steps::{Answer, respond};
 
 /// Why an invocation failed: the payload, or the work.
 #[derive(Debug, Error)]
@@ -22,12 +27,21 @@ pub enum HandlerError {
     Intake(#[from] IntakeError),
     #[error(transparent)]
     Remediation(#[from] RemediationError),
+    /// One account of the organisation sweep: the state machine counts it against the
+    /// tolerance.
+    #[error("account {account}")]
+    Account {
+        account: AccountId,
+        #[source]
+        source: RemediationError,
+    },
 }
 
 impl From<HandlerError> for Diagnostic {
     fn from(error: HandlerError) -> Self {
         let error_type = match &error {
             HandlerError::Intake(_) => "MalformedEvent",
+            HandlerError::Account { .. } => "AccountSweepFailed",
             HandlerError::Remediation(failure) => match failure {
                 RemediationError::Resolve { .. } => "ResolveUserFailed",
                 RemediationError::Read { .. } => "ReadStateFailed",
@@ -38,6 +52,11 @@ impl From<HandlerError> for Diagnostic {
                 RemediationError::ForeignAccount { .. } => "AccountNotConfigured",
                 RemediationError::HomeUnknown { .. } => "HomeAccountUnknown",
                 RemediationError::Accounts { .. } => "AccountSweepFailed",
+                RemediationError::AccountMode { .. } | RemediationError::NoOrganization => {
+                    "AccountModeUnknown"
+                }
+                RemediationError::Ceiling { .. } => "CeilingUnknown",
+                RemediationError::Discovery(_) => "DiscoveryFailed",
                 RemediationError::AnalyzerFinding { .. } => "ReadFindingFailed",
                 RemediationError::FindingUpdate { .. } => "FindingUpdateFailed",
             },
@@ -65,14 +84,7 @@ pub async fn handle<I: Iam, C: Config, F: Findings>(
     };
     let Outcome { report, failure } = outcome.inspect_err(log_failure)?;
     report.log_summary();
-    if let Some(sink) = &remediator.metrics {
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_millis() as u64);
-        for line in report.metric_lines(now_ms) {
-            sink(&line);
-        }
-    }
+    emit(remediator, &report.metric_lines(now_ms()));
     match failure {
         None => Ok(report.capped(Report::MAX_BYTES)),
         Some(failure) => Err(HandlerError::from(failure)).inspect_err(log_failure),
@@ -96,6 +108,21 @@ fn home_account<I, C, F>(
         warn!(%function_arn, "the invoked ARN is not a Lambda function ARN and AWS_ACCOUNT_ID is unset; events naming an account are refused");
     }
     home
+}
+
+/// Hands EMF lines to the remediator's metric sink, if it has one.
+fn emit<I, C, F>(remediator: &Remediator<I, C, F>, lines: &[String]) {
+    if let Some(sink) = &remediator.metrics {
+        for line in lines {
+            sink(line);
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
 }
 
 fn log_failure(error: &HandlerError) {

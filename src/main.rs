@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use access_key_remediator::plan::{self, cli::Invocation};
-use access_key_remediator::{handler::handle, startup};
+use access_key_remediator::{handler::respond, startup};
 use lambda_runtime::{Error, service_fn};
 
 #[tokio::main]
@@ -21,5 +21,5 @@ async fn lambda() -> Result<(), Error> {
     let remediator = startup::from_env().await.inspect_err(|error| {
         tracing::error!(%error, "invalid configuration; the function cannot start");
     })?;
-    lambda_runtime::run(service_fn(|event| handle(&remediator, event))).await
+    lambda_runtime::run(service_fn(|event| respond(&remediator, event))).await
 }

@@ -10,9 +10,12 @@ use crate::domain::policy::{Mode, Policy};
 use crate::domain::rules::RulePattern;
 
 mod notices;
+mod organization;
 
 pub use self::notices::NoticeSettings;
 use self::notices::read_notices;
+pub use self::organization::OrgSettings;
+use self::organization::read_organization;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -32,6 +35,8 @@ pub struct Settings {
     pub local_account: Option<AccountId>,
     /// Where owner notices go: the SNS topic, and SES email to owners.
     pub notices: NoticeSettings,
+    /// The organisation: discovery, the fan-out, and per-account modes from tags.
+    pub organization: OrgSettings,
 }
 
 /// Where the function reaches into member accounts: `arn:<partition>:iam::<account>:role/<name>`.
@@ -52,6 +57,7 @@ impl Default for Settings {
             member_role: None,
             local_account: None,
             notices: NoticeSettings::default(),
+            organization: OrgSettings::default(),
         }
     }
 }
@@ -170,6 +176,7 @@ impl Settings {
                 AccountId::parse(value).map_err(|error| error.to_string())
             })?,
             notices: read_notices(&env, defaults.notices)?,
+            organization: read_organization(&env, defaults.organization)?,
         })
     }
 }

@@ -3,9 +3,11 @@
 //! that counts its calls), the member-account connector, and the metric sink.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_config::identity::IdentityCache;
+
 use aws_config::sts::AssumeRoleProvider;
 use aws_sdk_iam::config::SharedCredentialsProvider;
 use aws_smithy_async::time::SharedTimeSource;
@@ -15,6 +17,7 @@ use crate::aws::api_calls::ApiCallCounter;
 use crate::aws::config::AwsConfigInventory;
 use crate::aws::findings::{AwsFindings, NoticeClients};
 use crate::aws::iam::AwsIam;
+use crate::aws::organizations::AwsOrganization;
 use crate::remediate::Remediator;
 use crate::settings::{MemberRole, Settings, SettingsError};
 
@@ -46,7 +49,16 @@ pub fn from_sdk_config(settings: Settings, sdk: &SdkConfig) -> AwsRemediator {
     let api_calls = ApiCallCounter::default();
     let home = account_clients(sdk, &api_calls);
     let member_role = settings.member_role.clone();
-    let remediator = Remediator::new(settings, home).with_api_call_counter(api_calls.clone());
+    let organization = &settings.organization;
+    let reads_organization = organization.mode_tags || organization.sweep_organization;
+    let mut remediator = Remediator::new(settings, home).with_api_call_counter(api_calls.clone());
+    if reads_organization {
+        let config = aws_sdk_organizations::config::Builder::from(sdk)
+            .interceptor(api_calls.clone())
+            .build();
+        let client = aws_sdk_organizations::Client::from_conf(config);
+        remediator = remediator.with_organization(Arc::new(AwsOrganization::new(client)));
+    }
     match member_role {
         None => remediator,
         Some(role) => remediator.with_member_accounts(member_accounts(sdk, role, api_calls)),

@@ -176,6 +176,21 @@ impl IamDirectory for AwsIam {
                 .collect()
         }))
     }
+
+    async fn role_tag(&self, role_name: &str, key: &str) -> Result<Option<String>, AwsError> {
+        let request = self.client.list_role_tags().role_name(role_name);
+        let mut tags = request.into_paginator().items().send();
+        while let Some(tag) = tags.next().await {
+            let Some(tag) = found("ListRoleTags", tag)? else {
+                return Ok(None);
+            };
+            // IAM keeps one tag per key, ignoring case, so any spelling of `key` is that tag.
+            if tag.key().eq_ignore_ascii_case(key) {
+                return Ok(Some(tag.value().to_owned()));
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// A key's last use: its date, service and region.

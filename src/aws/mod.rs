@@ -12,6 +12,7 @@ pub mod fake;
 pub mod findings;
 pub mod iam;
 pub mod notices;
+pub mod organizations;
 
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
@@ -110,6 +111,14 @@ pub trait IamDirectory: Send + Sync {
         &self,
         user_name: &str,
     ) -> impl Future<Output = Result<Option<BTreeMap<AccessKeyId, KeyStatus>>, AwsError>> + Send;
+
+    /// ListRoleTags: the value of tag `key` on role `role_name`, `None` when the role has no
+    /// such tag or there is no such role.
+    fn role_tag(
+        &self,
+        role_name: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 }
 
 /// What the function changes in IAM.

@@ -10,6 +10,7 @@ pub mod marker;
 pub mod mode;
 pub mod nomination;
 pub mod notice;
+pub mod org;
 pub mod policy;
 pub mod rules;
 pub mod user;

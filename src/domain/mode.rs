@@ -2,8 +2,9 @@
 
 use serde::Serialize;
 
-/// What the function is allowed to change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What the function is allowed to change, least first: a mode allows all that those before
+/// it allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Decide and report; make no IAM write call at all.

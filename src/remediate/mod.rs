@@ -6,9 +6,12 @@
 //! Every stage returns what it did and what failed as data (`outcome`); none imports the
 //! handler above it.
 
+pub mod account_sweep;
 pub mod apply;
+pub mod discover;
 pub mod event;
 pub mod notify;
+pub mod org_mode;
 pub mod outcome;
 pub mod remediator;
 pub mod resolve;
@@ -16,6 +19,7 @@ pub mod rule;
 pub mod security_hub;
 pub mod snapshot;
 pub mod sweep;
+pub mod ttl_cache;
 pub mod unused_key;
 
 use std::time::Instant;
@@ -23,6 +27,7 @@ use std::time::Instant;
 use self::outcome::{Outcome, RemediationError};
 pub use self::remediator::{MetricSink, Remediator};
 use self::snapshot::Budget;
+use self::sweep::with_mode_warnings;
 use crate::aws::accounts::HomeAccount;
 use crate::aws::{Config, Findings, Iam};
 use crate::report::{Outcome as ReportOutcome, Report, Trigger};
@@ -61,8 +66,13 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
             Work::Remediate(target) => self.remediate_target(target, home.as_ref()).await?,
             Work::Sweep { account, accounts } if accounts.is_empty() => {
                 let at = self.clients_for(account.as_ref(), home.as_ref()).await?;
-                let budget = Budget::new(self.settings.policy.max_actions_per_invocation);
-                self.sweep(&at, account, deadline, &budget).await?
+                let (policy, mode) = self.policy_in(&at, account.as_ref(), home.as_ref()).await?;
+                let budget = Budget::new(policy.max_actions_per_invocation);
+                let outcome = self.sweep(&at, account.clone(), deadline, (&policy, &budget));
+                match &account {
+                    Some(account) => with_mode_warnings(outcome.await?, account, mode.as_ref()),
+                    None => outcome.await?,
+                }
             }
             Work::Sweep { account, accounts } => {
                 self.sweep_accounts(account, accounts, deadline, home.as_ref())
@@ -80,23 +90,30 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
         home: Option<&HomeAccount>,
     ) -> Result<Outcome, RemediationError> {
         let at = self.clients_for(Some(&target.account), home).await?;
-        match target.cause.clone() {
+        let account = target.account.clone();
+        let (policy, mode) = self.policy_in(&at, Some(&account), home).await?;
+        let outcome = match target.cause.clone() {
             Cause::ConfigRule {
                 rule_name,
                 rule_arn,
             } => {
                 let rule = (rule_name.as_str(), rule_arn.as_deref());
-                self.remediate_rule_event(&at, target, rule).await
+                self.remediate_rule_event((&at, &policy), target, rule)
+                    .await
             }
-            Cause::SecurityHub(finding) => self.remediate_finding(&at, target, &finding).await,
+            Cause::SecurityHub(finding) => {
+                self.remediate_finding((&at, &policy), target, &finding)
+                    .await
+            }
             Cause::AccessAnalyzer(finding) => {
                 // The finding lives with its analyzer, which may be in another account.
                 let analyzer_at = self
                     .clients_for(Some(&finding.analyzer_account), home)
                     .await?;
-                self.remediate_unused_key((&at, &analyzer_at), target, &finding)
+                self.remediate_unused_key((&at, &analyzer_at), &policy, target, &finding)
                     .await
             }
-        }
+        };
+        Ok(with_mode_warnings(outcome?, &account, mode.as_ref()))
     }
 }

@@ -61,6 +61,33 @@ pub enum RemediationError {
         #[source]
         source: AwsError,
     },
+    /// Organizations would not say what mode an account runs in (ORG_MODE_TAGS=on): nothing
+    /// was done there, since guessing a mode could mean acting above the one intended.
+    #[error("could not read account {account}'s place and mode tags in AWS Organizations")]
+    AccountMode {
+        account: AccountId,
+        #[source]
+        source: AwsError,
+    },
+    #[error("could not read account {account}'s role ceiling (ListRoleTags on the member role)")]
+    Ceiling {
+        account: AccountId,
+        #[source]
+        source: AwsError,
+    },
+    /// The walk of the organisation failed: no account was planned.
+    #[error(
+        "could not discover the organisation's accounts: the central account must be the \
+         management account or a delegated administrator allowed ListRoots, \
+         ListOrganizationalUnitsForParent, ListAccountsForParent and ListTagsForResource \
+         (docs/deploy.md)"
+    )]
+    Discovery(#[source] AwsError),
+    /// ORG_MODE_TAGS or SWEEP_ORGANIZATION is on, but no Organizations client was built.
+    #[error(
+        "ORG_MODE_TAGS or SWEEP_ORGANIZATION is on, but no AWS Organizations client is configured"
+    )]
+    NoOrganization,
     #[error("the sweep of {failed} account(s) failed, first {account}")]
     Accounts {
         failed: usize,

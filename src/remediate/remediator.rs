@@ -4,20 +4,24 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use time::OffsetDateTime;
 use tracing::info;
 
 use super::apply::apply;
 use super::notify::{Acted, LookupRate, Notifier, notify};
+use super::org_mode::AccountMode;
 use super::outcome::RemediationError;
 use super::snapshot::{Budget, plan_user};
+use super::ttl_cache::TtlCache;
 use crate::aws::accounts::{AccountClients, HomeAccount, MemberAccounts};
 use crate::aws::api_calls::ApiCallCounter;
+use crate::aws::organizations::OrganizationTree;
 use crate::aws::{AwsError, IamDirectory, IamWrites};
 use crate::aws::{Config, Findings, Iam};
 use crate::domain::ids::{AccountId, UserId};
-use crate::domain::policy::{Policy, UnusedKey};
+use crate::domain::policy::{Mode, Policy, UnusedKey};
 use crate::domain::rules::RuleLookup;
 use crate::report::UserReport;
 use crate::settings::Settings;
@@ -38,21 +42,37 @@ pub struct Remediator<I, C, F> {
     pub(super) api_calls: ApiCallCounter,
     /// What Config rules and analyzers turned out to be, kept for the container's life.
     pub(super) memo: Memo,
+    /// AWS Organizations, in the function's own account: for discovery and account modes.
+    pub(super) organization: Option<Arc<dyn OrganizationTree>>,
 }
 
 /// Answers that do not change within a container's life, so each costs one call per
 /// container: what a Config rule is, an analyzer's `unusedAccessAge`, and which warnings
 /// were already given.
-#[derive(Debug, Default)]
 pub(super) struct Memo {
     rules: Mutex<HashMap<String, RuleLookup>>,
     analyzers: Mutex<HashMap<String, u32>>,
     warned: Mutex<HashSet<String>>,
     /// LookupEvents turn-taking per account (`""`: the home account).
     lookups: Mutex<HashMap<String, Arc<LookupRate>>>,
+    /// Each account's mode from its tags and ceiling, kept for ORG_CACHE_TTL_SECONDS.
+    pub account_modes: TtlCache<AccountId, AccountMode>,
+    /// Each member account's role ceiling, kept as long.
+    pub ceilings: TtlCache<AccountId, Mode>,
 }
 
 impl Memo {
+    fn new(org_cache_ttl: Duration) -> Self {
+        Memo {
+            rules: Mutex::default(),
+            analyzers: Mutex::default(),
+            warned: Mutex::default(),
+            lookups: Mutex::default(),
+            account_modes: TtlCache::new(org_cache_ttl),
+            ceilings: TtlCache::new(org_cache_ttl),
+        }
+    }
+
     pub fn rule(&self, key: &str) -> Option<RuleLookup> {
         lock(&self.rules).get(key).cloned()
     }
@@ -93,12 +113,20 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
     pub fn new(settings: Settings, home: AccountClients<I, C, F>) -> Self {
         Remediator {
-            settings,
             metrics: None,
             home: Arc::new(home),
             members: None,
+            memo: Memo::new(settings.organization.cache_ttl),
+            settings,
             api_calls: ApiCallCounter::default(),
-            memo: Memo::default(),
+            organization: None,
+        }
+    }
+
+    pub fn with_organization(self, organization: Arc<dyn OrganizationTree>) -> Self {
+        Remediator {
+            organization: Some(organization),
+            ..self
         }
     }
 

@@ -9,6 +9,7 @@ use super::outcome::{Outcome, RemediationError};
 use super::remediator::Remediator;
 use crate::aws::accounts::AccountClients;
 use crate::aws::{Config, Findings, Iam};
+use crate::domain::policy::Policy;
 use crate::domain::rules::{Recognition, RuleLookup, age_limit_mismatch, recognise};
 use crate::report::{EventSource, Outcome as ReportOutcome, Report, SourceKind, Trigger};
 use crate::triggers::UserTarget;
@@ -16,7 +17,7 @@ use crate::triggers::UserTarget;
 impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
     pub(super) async fn remediate_rule_event(
         &self,
-        at: &AccountClients<I, C, F>,
+        (at, policy): (&AccountClients<I, C, F>, &Policy),
         target: UserTarget,
         (rule_name, rule_arn): (&str, Option<&str>),
     ) -> Result<Outcome, RemediationError> {
@@ -29,8 +30,7 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
         let lookup = self.rule_lookup(at, &cache_key, rule_name).await;
         let mut warnings = Vec::new();
         if let RuleLookup::Described(source) = &lookup
-            && let Some(warning) =
-                age_limit_mismatch(rule_name, source, self.settings.policy.max_key_age_days)
+            && let Some(warning) = age_limit_mismatch(rule_name, source, policy.max_key_age_days)
             && self.memo.first_warning(&cache_key)
         {
             warn!(rule = rule_name, "{warning}");
@@ -49,16 +49,14 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
         let mut outcome = match recognise(rule_name, &lookup, &self.settings.rule_names) {
             Recognition::Act(why) => {
                 info!(rule = rule_name, "{why}");
-                let mut outcome = self
-                    .remediate_event(at, &target, (&self.settings.policy, None))
-                    .await?;
+                let mut outcome = self.remediate_event(at, &target, (policy, None)).await?;
                 outcome.report.source = Some(source(why));
                 outcome
             }
             Recognition::Ignore(why) => {
                 let mut report = Report::nothing_done(
                     Trigger::Event,
-                    self.settings.policy.mode,
+                    policy.mode,
                     Some(target.account.clone()),
                     ReportOutcome::Ignored,
                     why.clone(),

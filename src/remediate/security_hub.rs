@@ -20,11 +20,11 @@ use crate::triggers::{Control, SecurityHubFinding, UserTarget};
 impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
     pub(super) async fn remediate_finding(
         &self,
-        at: &AccountClients<I, C, F>,
+        (at, policy): (&AccountClients<I, C, F>, &Policy),
         target: UserTarget,
         finding: &SecurityHubFinding,
     ) -> Result<Outcome, RemediationError> {
-        let policy = policy_for(&self.settings.policy, finding.control);
+        let policy = policy_for(policy, finding.control);
         let mut outcome = self.remediate_event(at, &target, (&policy, None)).await?;
         let (status, mut update) = planned_update(&outcome, &policy);
         if let (Some(status), Some(note)) = (status, update.note.clone())

@@ -11,7 +11,7 @@ use crate::aws::UnusedKeyFinding;
 use crate::aws::accounts::AccountClients;
 use crate::aws::{Config, Findings, Iam};
 use crate::domain::ids::AccessKeyId;
-use crate::domain::policy::UnusedKey;
+use crate::domain::policy::{Mode, Policy, UnusedKey};
 use crate::report::{EventSource, Outcome as ReportOutcome, Report, SourceKind, Trigger};
 use crate::triggers::{AnalyzerFinding, UserRef, UserTarget};
 
@@ -21,6 +21,7 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
     pub(super) async fn remediate_unused_key(
         &self,
         (at, analyzer_at): (&AccountClients<I, C, F>, &AccountClients<I, C, F>),
+        policy: &Policy,
         target: UserTarget,
         finding: &AnalyzerFinding,
     ) -> Result<Outcome, RemediationError> {
@@ -44,12 +45,12 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
         let access_key_id = match key {
             Ok(key) => key,
             Err(reason) => {
-                let mut report = self.ignored(&target, reason.clone());
+                let mut report = ignored(policy.mode, &target, reason.clone());
                 report.source = Some(source(None, reason));
                 return Ok(Outcome::done(report));
             }
         };
-        let idle_days = match self.settings.policy.max_key_idle_days {
+        let idle_days = match policy.max_key_idle_days {
             Some(days) => days,
             None => self.analyzer_age(analyzer_at, finding).await?,
         };
@@ -61,7 +62,7 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
             access_key_id: access_key_id.clone(),
             idle_days,
         };
-        let scope = (&self.settings.policy, Some(&unused));
+        let scope = (policy, Some(&unused));
         let mut outcome = self.remediate_event(at, &target, scope).await?;
         outcome.report.source = Some(source(Some(access_key_id.to_string()), why));
         Ok(outcome)
@@ -89,20 +90,21 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
         self.memo.remember_analyzer_age(&finding.analyzer_arn, days);
         Ok(days)
     }
+}
 
-    fn ignored(&self, target: &UserTarget, reason: String) -> Report {
-        let user = match &target.user {
-            UserRef::Id(id) => id.to_string(),
-            UserRef::Name { user_name, .. } => user_name.clone(),
-        };
-        Report::nothing_done(
-            Trigger::Event,
-            self.settings.policy.mode,
-            Some(target.account.clone()),
-            ReportOutcome::Ignored,
-            format!("user {user}: {reason}"),
-        )
-    }
+/// An event whose finding is not acted on, reported in the account's mode.
+fn ignored(mode: Mode, target: &UserTarget, reason: String) -> Report {
+    let user = match &target.user {
+        UserRef::Id(id) => id.to_string(),
+        UserRef::Name { user_name, .. } => user_name.clone(),
+    };
+    Report::nothing_done(
+        Trigger::Event,
+        mode,
+        Some(target.account.clone()),
+        ReportOutcome::Ignored,
+        format!("user {user}: {reason}"),
+    )
 }
 
 /// The key the finding names, as GetFindingV2 tells it now, or why it is not acted on.

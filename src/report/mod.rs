@@ -4,6 +4,7 @@
 
 mod metrics;
 mod notice;
+pub mod org;
 mod size;
 
 use std::collections::BTreeMap;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::org::{Scope, UnitId};
 use std::collections::HashMap;
 
 fn settings_from(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
@@ -41,6 +42,15 @@ fn every_variable_is_read() {
         ),
         ("OWNER_TAG_KEY", "Team-Email"),
         ("SES_FROM_ADDRESS", "security@example.com"),
+        ("ORG_MODE_TAGS", "on"),
+        ("ORG_CACHE_TTL_SECONDS", "60"),
+        ("SWEEP_ORGANIZATION", "on"),
+        ("SWEEP_UNITS", "ou-ab12-cdef5678, r-ab12"),
+        ("SWEEP_EXCLUDE", "111122223333,ou-ab12-99999999"),
+        ("SWEEP_ACCOUNTS", "210987654321"),
+        ("MAP_MAX_CONCURRENCY", "40"),
+        ("FAILURE_TOLERANCE_PERCENT", "5"),
+        ("RESERVED_CONCURRENCY", "50"),
     ])
     .unwrap();
     assert_eq!(
@@ -69,6 +79,23 @@ fn every_variable_is_read() {
                 topic_arn: Some("arn:aws:sns:eu-west-1:210987654321:access-key-notices".into()),
                 owner_tag_key: "Team-Email".into(),
                 ses_from: Some("security@example.com".into()),
+            },
+            organization: OrgSettings {
+                mode_tags: true,
+                cache_ttl: std::time::Duration::from_secs(60),
+                sweep_organization: true,
+                scope: Scope {
+                    units: vec![
+                        UnitId::parse("ou-ab12-cdef5678").unwrap(),
+                        UnitId::parse("r-ab12").unwrap(),
+                    ],
+                    excluded_units: vec![UnitId::parse("ou-ab12-99999999").unwrap()],
+                    excluded_accounts: vec![AccountId::parse("111122223333").unwrap()],
+                },
+                sweep_accounts: vec![AccountId::parse("210987654321").unwrap()],
+                map_max_concurrency: 40,
+                failure_tolerance_percent: 5,
+                reserved_concurrency: Some(50),
             },
         }
     );
@@ -119,6 +146,19 @@ fn each_invalid_value_is_rejected_with_the_variable_named() {
         ("OWNER_TAG_KEY", "aws:owner"),
         ("SES_FROM_ADDRESS", "security"),
         ("SES_FROM_ADDRESS", "Security <security@example.com>"),
+        ("ORG_MODE_TAGS", "yes"),
+        ("SWEEP_ORGANIZATION", "true"),
+        ("ORG_CACHE_TTL_SECONDS", "86401"),
+        ("ORG_CACHE_TTL_SECONDS", "15m"),
+        ("SWEEP_UNITS", "ou-ab12"),
+        ("SWEEP_UNITS", "123456789012"),
+        ("SWEEP_EXCLUDE", "r-ab12x,ou-"),
+        ("SWEEP_ACCOUNTS", "123456789012,12345"),
+        ("MAP_MAX_CONCURRENCY", "0"),
+        ("MAP_MAX_CONCURRENCY", "1001"),
+        ("FAILURE_TOLERANCE_PERCENT", "101"),
+        ("FAILURE_TOLERANCE_PERCENT", "10%"),
+        ("RESERVED_CONCURRENCY", "0"),
     ];
     for (variable, value) in cases {
         let error = settings_from(&[(variable, value)]).unwrap_err();

@@ -5,6 +5,7 @@
 
 pub mod access_analyzer;
 pub mod config_event;
+pub mod org_sweep;
 pub mod schedule;
 pub mod security_hub;
 

@@ -2,6 +2,7 @@ r"""Local AWS for tests, the demo and benchmarks: moto's server, run in this pro
 it can also set what the real APIs cannot, such as a key's creation date or a fixed UserId.
 
     python emulator.py [--port 0] [--seed FILE]... [--control] [--index-access-keys]
+                       [--step-functions] [--iam-latency-ms N]
 
 Prints `READY http://127.0.0.1:PORT` once it serves. With --control it reads one JSON
 command per line on stdin, answers one JSON line on stdout, and exits at end of input, so a
@@ -20,9 +21,10 @@ test that dies takes its emulator with it. Commands:
         ago and last used before that; the rest Active and 1-89 days old. Which user gets
         which kind, and every age, follow from "seed": the same spec gives the same account
         (access key ids aside, which moto draws at random).
-    "account"?: ACCOUNT_ID on "seed" seeds USERs into that account instead of the default
-        one (123456789012); moto keeps one IAM per account and routes a request by its
-        credentials, so a role assumed in that account (STS AssumeRole) acts there.
+    "account"?: ACCOUNT_ID on "seed" seeds USERs and POPULATION into that account instead of
+        the default one (123456789012); moto keeps one IAM per account and routes a request
+        by its credentials, so a role assumed in that account (STS AssumeRole) acts there.
+        POPULATION may also name its own "account".
     {"op": "account_state", "account"?}
         answers {"users": {name: {"keys": {accessKeyId: status}, "tags": {k: v}}}}: one
         account's users as they are now, read in-process (no API call).
@@ -98,9 +100,49 @@ test that dies takes its emulator with it. Commands:
         answers {"messages": [{"id", "source", "subject", "body", "destinations"}]}: moto's
         ses backend's sent_messages (SES v1 and v2 SendEmail alike), in order.
     CloudTrail LookupEvents, which moto lacks, is answered with no events (notices.py).
+    {"op": "organization", "units"?: [UNIT, ...], "accounts"?: [ACCOUNT, ...]}
+        UNIT: {"name", "parent": "root" | UNIT_NAME, "tags"?: {k: v}}
+        ACCOUNT: {"id", "name", "unit": "root" | UNIT_NAME, "state"?: "ACTIVE" | "SUSPENDED" |
+                  "PENDING_CLOSURE", "tags"?: {k: v}, "memberRole"?: {"name", "ceiling"?}}
+        an AWS Organizations organisation managed by 123456789012 (made by the first call; a
+        later call adds to it), its units and member accounts under the ids given, in the
+        state given (moto's ListAccounts answers it as both `Status` and `State`);
+        "memberRole" creates that role in the account's IAM, tagged
+        `access-key-remediator:ceiling` = ceiling when given (organizations.py). Answers
+        {"rootId", "units": {name: id}, "accounts": {name: id}} for the whole organisation.
+    {"op": "org_tag", "id", "tags": {k: v}}
+        tags a root, unit or account, as TagResource does (uncounted).
+    {"op": "deny_assume_role", "account"}
+        from now on, every STS AssumeRole into that account answers HTTP 403 AccessDenied in
+        STS's XML error shape (still counted in `calls`).
+    {"op": "latency", "ms"}
+        from now on, each IAM and STS request waits `ms` before it is served (--iam-latency-ms
+        sets it from the start; reset returns to that). It waits outside the serving lock, so
+        that concurrent callers wait at the same time, as on AWS.
+    With --step-functions only (step_functions.py, lambda_invoke.py):
+    {"op": "lambda_runtime"}
+        answers {"runtimeApi": "127.0.0.1:PORT", "polling": N}: the Lambda Runtime API function
+        processes poll (their AWS_LAMBDA_RUNTIME_API), and how many are polling now. Every
+        Lambda Invoke the emulator receives (`POST /2015-03-31/functions/{name}/invocations`,
+        counted as "Invoke") goes to one of them; a process that hangs up takes none with it.
+    {"op": "lambda_concurrency", "limit": N | null}
+        reserved concurrency: an Invoke arriving while N are in flight answers HTTP 429
+        TooManyRequestsException (Reason ReservedFunctionConcurrentInvocationLimitExceeded).
+    {"op": "invocations"}
+        answers {"invocations": [{"payload", "outcome": "response" | "error" | "throttled",
+        "answer"}]}: every Invoke since the last reset, in the order answered.
+    {"op": "state_machine", "name", "definition": OBJECT | STRING}
+        a state machine (moto runs its executions); answers {"arn"}.
+    {"op": "start_execution", "arn", "input"?: OBJECT | STRING}
+        answers {"executionArn"} at once; the execution runs in the background.
+    {"op": "execution", "executionArn"}
+        answers {"status", "output"? (parsed), "error"?, "cause"?}; poll until the status is
+        not RUNNING.
     {"op": "reset"}
         an empty account again: moto's IAM, Config, Security Hub, SNS and SES, the analyzers
-        and their findings, the call counts, and the recorded key writes and finding updates.
+        and their findings, the call counts, and the recorded key writes and finding updates;
+        also the organisation, the AssumeRole denials, the latency, the state machines, the
+        invocations and the concurrency limit.
     {"op": "shutdown"}
 
 Everything else goes through moto's normal HTTP API, exactly as AWS would be called. Where
@@ -128,6 +170,10 @@ directory: its findings are imported], "analyzers": [analyzer's fields], "analyz
 [analyzer_finding's fields, where "key": N may name the N-th seeded key of "userName" instead
 of an "accessKeyId"].
 
+--step-functions turns on moto's execution of state machines, which calls Lambda back at this
+emulator; its DISTRIBUTED Map is patched to honour the failure tolerance (step_functions.py). It
+prints nothing more before READY.
+
 moto serves one request at a time, as each IAM call is atomic (the GIL nearly serialized them
 anyway): a recorded write and the state it saw cannot be separated by another request.
 
@@ -143,14 +189,18 @@ import random
 import signal
 import sys
 import threading
+import time
 import unicodedata
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
 import control
+import lambda_invoke
 import notices
+import organizations
 import rest_json
+import step_functions
 import trigger_services
 from trigger_services import FINDINGS
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -220,6 +270,8 @@ class CallCounter:
         self.writes = []  # key writes that reached moto, with the state they applied to
         self.contention = None  # (actions, rate, random.Random) while `contend` is on
         self.contended = Counter()  # ConcurrentModification answers served, by action
+        self.lambda_service = None  # lambda_invoke.LambdaService with --step-functions
+        self.default_latency_ms = self.latency_ms = 0  # --iam-latency-ms, `latency`
 
     def reset(self):
         with self.serving, self.lock:
@@ -231,6 +283,11 @@ class CallCounter:
             self.writes.clear()
             self.contention = None
             self.contended.clear()
+            organizations.reset()
+            self.latency_ms = self.default_latency_ms
+            if self.lambda_service is not None:
+                self.lambda_service.reset()
+                step_functions.reset()
 
     def contend(self, actions, rate, seed):
         if not 0 <= rate <= 1:
@@ -271,6 +328,13 @@ class CallCounter:
         return iam_error(start_response, status, code or "AccessDenied", "injected by the emulator")
 
     def __call__(self, environ, start_response):
+        if self.lambda_service is not None and lambda_invoke.is_invoke(environ):
+            # Never under the serving lock: the function process calls the emulator meanwhile.
+            with self.lock:
+                self.calls["Invoke"] += 1
+            return self.lambda_service.invoke(environ, start_response)
+        if self.latency_ms and signing_service(environ) in ("iam", "sts"):
+            time.sleep(self.latency_ms / 1000)  # outside the lock: concurrent callers wait together
         action, query, body, rest = None, {}, b"", None
         target = environ.get("HTTP_X_AMZ_TARGET")
         if target:
@@ -290,6 +354,9 @@ class CallCounter:
             fault = self.injected_fault(action, bool(target or rest), start_response)
             if fault is None:
                 fault = self.concurrent_modification(action, start_response)
+            if fault is None and organizations.denies(action, query):
+                fault = iam_error(start_response, 403, "AccessDenied",
+                                  f"not authorized to perform: sts:AssumeRole on resource: {query['RoleArn'][0]}")
             if fault is not None:
                 return fault
         with self.serving:
@@ -308,6 +375,12 @@ class CallCounter:
     def key_writes(self):
         with self.serving:
             return list(self.writes)
+
+
+def signing_service(environ):
+    """The service a request's SigV4 credential scope names ("iam", "sts", ...), or None."""
+    scope = rest_json.CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return scope.group(3) if scope else None
 
 
 def iam_error(start_response, status, code, message):
@@ -496,10 +569,10 @@ def seed_user(spec, account=None):
     return {"userId": user.id, "keys": key_ids}
 
 
-def seed_population(spec):
+def seed_population(spec, account=None):
     """Bulk seeding (see the module doc): tens of thousands of users in seconds, because it
     writes each key's dates directly instead of searching the account for it (backdate)."""
-    backend = iam()
+    backend = iam(spec.get("account", account))
     total = int(spec["users"])
     over_age = round(total * spec.get("overAgePercent", 10) / 100)
     pending = round(total * spec.get("pendingPercent", 2) / 100)
@@ -541,7 +614,7 @@ def seed(spec):
         seed_user({"name": f"filler-{n:05d}", "path": "/filler/", "keys": [{"ageDays": n % 60}]})
     result = {"users": users}
     if "population" in spec:
-        result["population"] = seed_population(spec["population"])
+        result["population"] = seed_population(spec["population"], spec.get("account"))
     trigger_services.seed(spec, users)
     return result
 
@@ -616,7 +689,32 @@ def handle(command):
         return {}
     if op in notices.OPS:
         return notices.handle(op, command)
+    if op in ("organization", "org_tag", "deny_assume_role"):
+        return organizations.handle(op, command)
+    if op == "latency":
+        COUNTER.latency_ms = max(0, int(command["ms"]))
+        return {}
+    if op in LAMBDA_OPS:
+        if COUNTER.lambda_service is None:
+            raise ValueError(f"{op} needs the emulator started with --step-functions")
+        return lambda_op(op, command)
     return trigger_services.handle(op, command)
+
+
+LAMBDA_OPS = ("lambda_runtime", "lambda_concurrency", "invocations",
+              "state_machine", "start_execution", "execution")
+
+
+def lambda_op(op, command):
+    service = COUNTER.lambda_service
+    if op == "lambda_runtime":
+        return {"runtimeApi": service.address, "polling": service.pollers()}
+    if op == "lambda_concurrency":
+        service.set_limit(command.get("limit"))
+        return {}
+    if op == "invocations":
+        return {"invocations": service.invocations()}
+    return step_functions.handle(op, command)
 
 
 def serve_commands(stop):
@@ -639,6 +737,13 @@ def main():
     parser.add_argument(
         "--index-access-keys", action="store_true", help="O(1) GetAccessKeyLastUsed (see above)"
     )
+    parser.add_argument(
+        "--step-functions", action="store_true",
+        help="run state machine executions, calling Lambda back here (see above)",
+    )
+    parser.add_argument(
+        "--iam-latency-ms", type=int, default=0, help="each IAM and STS request waits this long first"
+    )
     args = parser.parse_args()
     if args.index_access_keys:
         index_access_keys()
@@ -650,6 +755,10 @@ def main():
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
+    COUNTER.default_latency_ms = COUNTER.latency_ms = max(0, args.iam_latency_ms)
+    if args.step_functions:
+        step_functions.enable(port)
+        COUNTER.lambda_service = lambda_invoke.LambdaService()
     for path in args.seed:
         with open(path) as f:
             result = seed(json.load(f))

@@ -126,6 +126,20 @@ impl IamDirectory for FakeIam {
             keys.map(|key| (key.access_key_id, key.status)).collect()
         }))
     }
+
+    /// A fault `for_user(role_name)` fires on this role's ListRoleTags.
+    async fn role_tag(&self, role_name: &str, key: &str) -> Result<Option<String>, AwsError> {
+        if !self.call("ListRoleTags", Some(role_name))? {
+            return Ok(None);
+        }
+        let state = self.state();
+        let Some(tags) = state.roles.get(role_name) else {
+            return Ok(None);
+        };
+        let mut tags = tags.iter();
+        let tag = tags.find(|(tag, _)| tag.eq_ignore_ascii_case(key));
+        Ok(tag.map(|(_, value)| value.clone()))
+    }
 }
 
 impl IamWrites for FakeIam {

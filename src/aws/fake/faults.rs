@@ -114,7 +114,8 @@ impl Fault {
         }
     }
 
-    /// Only calls about this user; ListUsers and the credential report are about none.
+    /// Only calls about this user (ListRoleTags: this role); ListUsers and the credential
+    /// report are about none.
     pub fn for_user(mut self, user: &str) -> Fault {
         self.user = Some(user.to_owned());
         self

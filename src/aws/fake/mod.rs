@@ -1,5 +1,6 @@
 //! An in-memory IAM account and Config inventory behind the same ports as the SDK adapters,
-//! for table tests of the pipeline and handler that need no emulator.
+//! for table tests of the pipeline and handler that need no emulator (and an organisation,
+//! `organization`, behind Organizations' port).
 //!
 //! It answers as the SDK adapters answer over real IAM, not as an idealised store: a missing
 //! user or key is NoSuchEntity (a read answers `None`, a write counts as done), a TagUser past
@@ -16,6 +17,7 @@ mod directory;
 mod faults;
 mod findings;
 mod inventory;
+mod organization;
 #[cfg(test)]
 mod tests;
 
@@ -29,6 +31,7 @@ pub use self::credential_report::REPORT_HEADER;
 pub use self::faults::{ErrorKind, FakeError, Fault};
 pub use self::findings::{FakeFindings, SentEmail};
 pub use self::inventory::FakeInventory;
+pub use self::organization::{FakeOrganization, ORGANIZATION_OPERATIONS};
 use crate::aws::api_calls::ApiCallCounter;
 use crate::domain::ids::{AccessKeyId, UserId};
 use crate::domain::user::{AccessKey, KeyStatus};
@@ -38,7 +41,8 @@ pub const TAGS_PER_USER: usize = 50;
 
 /// The IAM operations the fake answers, by their SDK names.
 pub const OPERATIONS: &str = "ListUsers GetUser GenerateCredentialReport GetCredentialReport \
-    ListAccessKeys ListUserTags GetAccessKeyLastUsed UpdateAccessKey DeleteAccessKey TagUser UntagUser";
+    ListAccessKeys ListUserTags GetAccessKeyLastUsed UpdateAccessKey DeleteAccessKey TagUser UntagUser \
+    ListRoleTags";
 
 const ACCOUNT: &str = "123456789012";
 
@@ -101,6 +105,8 @@ struct Hook {
 #[derive(Default)]
 struct State {
     users: BTreeMap<String, FakeUser>,
+    /// Each role's tags, by role name.
+    roles: BTreeMap<String, BTreeMap<String, String>>,
     writes: Vec<Write>,
     faults: Vec<Fault>,
     hooks: Vec<Hook>,
@@ -183,6 +189,27 @@ impl FakeIam {
         self.with_user(user, |user| {
             user.tags.insert(key.to_owned(), value.to_owned())
         });
+        self
+    }
+
+    /// A role with no tags; ListRoleTags of a role not added is NoSuchEntity.
+    #[track_caller]
+    pub fn add_role(&self, name: &str) -> &FakeIam {
+        let old = self.state().roles.insert(name.to_owned(), BTreeMap::new());
+        assert!(old.is_none(), "the fake IAM already has a role {name:?}");
+        self
+    }
+
+    /// Sets (`Some`) or removes (`None`) a tag of a role added before, as the stack would.
+    #[track_caller]
+    pub fn set_role_tag(&self, role: &str, key: &str, value: Option<&str>) -> &FakeIam {
+        let mut state = self.state();
+        let tags = state.roles.get_mut(role);
+        let tags = tags.unwrap_or_else(|| panic!("the fake IAM has no role {role:?}"));
+        match value {
+            Some(value) => tags.insert(key.to_owned(), value.to_owned()),
+            None => tags.remove(key),
+        };
         self
     }
 

@@ -319,3 +319,46 @@ async fn the_inventory_can_be_stale_or_failing() {
 fn a_misspelt_operation_is_refused() {
     Fault::on("TagUsers", ErrorKind::AccessDenied);
 }
+
+#[tokio::test]
+async fn a_role_tag_is_read_ignoring_key_case_and_a_missing_role_has_none() {
+    let counter = ApiCallCounter::default();
+    let iam = FakeIam::new().with_api_calls(counter.clone());
+    iam.add_role("remediator").set_role_tag(
+        "remediator",
+        "Access-Key-Remediator:Ceiling",
+        Some("deactivate"),
+    );
+    let ceiling = "access-key-remediator:ceiling";
+
+    let tag = iam.role_tag("remediator", ceiling).await.unwrap();
+    assert_eq!(tag.as_deref(), Some("deactivate"));
+    assert_eq!(iam.role_tag("remediator", "other").await.unwrap(), None);
+    assert_eq!(iam.role_tag("no-such-role", ceiling).await.unwrap(), None);
+
+    iam.set_role_tag("remediator", "Access-Key-Remediator:Ceiling", None);
+    assert_eq!(iam.role_tag("remediator", ceiling).await.unwrap(), None);
+    assert_eq!(counter.snapshot().get("ListRoleTags"), Some(&4));
+}
+
+#[tokio::test]
+async fn faults_fire_on_a_roles_list_role_tags() {
+    let iam = FakeIam::new();
+    iam.add_role("remediator")
+        .set_role_tag("remediator", "ceiling", Some("report"))
+        .fail(
+            Fault::on("ListRoleTags", ErrorKind::AccessDenied)
+                .for_user("remediator")
+                .once(),
+        )
+        .fail(Fault::on("ListRoleTags", ErrorKind::NoSuchEntity).once());
+
+    let error = iam.role_tag("remediator", "ceiling").await.unwrap_err();
+    assert_eq!(
+        (error.operation, FakeError::code_of(&error)),
+        ("ListRoleTags", Some("AccessDenied"))
+    );
+    assert_eq!(iam.role_tag("remediator", "ceiling").await.unwrap(), None);
+    let tag = iam.role_tag("remediator", "ceiling").await.unwrap();
+    assert_eq!(tag.as_deref(), Some("report"));
+}

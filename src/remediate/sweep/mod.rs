@@ -11,6 +11,7 @@ use futures::stream::{self, StreamExt};
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
+use super::org_mode::AccountMode;
 use super::outcome::{Outcome, RemediationError, error_chain};
 use super::remediator::{Remediator, remediate_user};
 use super::snapshot::Budget;
@@ -19,7 +20,7 @@ use crate::aws::accounts::{AccountClients, HomeAccount};
 use crate::aws::{Config, Findings, Iam};
 use crate::domain::ids::AccountId;
 use crate::domain::nomination::{self, nominate};
-use crate::domain::policy::Mode;
+use crate::domain::policy::{Mode, Policy};
 use crate::report::{Report, Trigger, UserReport};
 
 /// A sweep starts no new user once the Lambda deadline is this close: enough for the users
@@ -35,16 +36,15 @@ enum Nominee {
 }
 
 impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
-    /// Sweeps one account, spending from the invocation's `budget`.
+    /// Sweeps one account under `policy`, spending from the invocation's `budget`.
     pub(super) async fn sweep(
         &self,
         at: &AccountClients<I, C, F>,
         account: Option<AccountId>,
         deadline: Option<Instant>,
-        budget: &Budget,
+        (policy, budget): (&Policy, &Budget),
     ) -> Result<Outcome, RemediationError> {
         let now = OffsetDateTime::now_utc();
-        let policy = &self.settings.policy;
         let csv = at
             .iam
             .credential_report()
@@ -150,10 +150,16 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
     ) -> (Option<Report>, Option<RemediationError>) {
         let calls_before = self.api_calls.snapshot();
         let result = match self.clients_for(Some(account), home).await {
-            Ok(at) => {
-                self.sweep(&at, Some(account.clone()), deadline, budget)
-                    .await
-            }
+            Ok(at) => match self.policy_in(&at, Some(account), home).await {
+                Ok((policy, mode)) => {
+                    let swept = (&policy, budget);
+                    let outcome = self
+                        .sweep(&at, Some(account.clone()), deadline, swept)
+                        .await;
+                    outcome.map(|outcome| with_mode_warnings(outcome, account, mode.as_ref()))
+                }
+                Err(error) => Err(error),
+            },
             Err(error) => Err(error),
         };
         match result {
@@ -199,6 +205,18 @@ fn sweep_report(
     let mut report = Report::new(Trigger::Sweep, mode, account, users);
     report.deferred_users = deferred_users;
     (report, failures)
+}
+
+/// The report, with what is unusual about the account's mode (an invalid tag, a ceiling).
+pub(super) fn with_mode_warnings(
+    mut outcome: Outcome,
+    account: &AccountId,
+    mode: Option<&AccountMode>,
+) -> Outcome {
+    if let Some(mode) = mode {
+        outcome.report.warnings.extend(mode.warnings(account));
+    }
+    outcome
 }
 
 /// Whether the Lambda deadline is too close to start another user or account.

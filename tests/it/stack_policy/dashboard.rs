@@ -3,14 +3,16 @@
 //! a real `Report::metric_lines`, not a list kept here), in the function's namespace and
 //! dimensions, per day; every metric the function emits is shown; and the failures row graphs
 //! what the alarms watch. cfn-lint does not read a DashboardBody, so these tests are what
-//! holds it to valid JSON.
+//! holds it to valid JSON, deployed with the organisation sweep on and off (its row and its
+//! alarm come in through `!If`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use access_key_remediator::domain::ids::AccountId;
 use access_key_remediator::domain::policy::Mode;
 use access_key_remediator::report::{Action, METRIC_NAMESPACE, Report, Trigger};
 use serde_json::Value as Json;
+use yaml_serde::Value;
 
 use crate::support::cloudformation::{Template, arn_text, intrinsic};
 
@@ -65,7 +67,7 @@ fn emitted() -> Emitted {
     emitted
 }
 
-fn strings(list: &Json) -> Vec<String> {
+pub(super) fn strings(list: &Json) -> Vec<String> {
     let items = list
         .as_array()
         .unwrap_or_else(|| panic!("not a list: {list}"));
@@ -91,8 +93,12 @@ fn sample_value(template: &Template, name: &str) -> String {
     }
 }
 
-/// `!Sub` text with every `${Name}` replaced and every `${!Literal}` written as `${Literal}`.
-fn substitute(template: &Template, text: &str) -> String {
+/// The SweepOrganization values the dashboard is deployed with.
+const SWEEP_ORGANIZATION: [&str; 2] = ["off", "on"];
+
+/// `!Sub` text with every `${Name}` replaced (from `variables`, else a sample value) and every
+/// `${!Literal}` written as `${Literal}`.
+fn substitute(template: &Template, text: &str, variables: &BTreeMap<String, String>) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {
@@ -106,21 +112,47 @@ fn substitute(template: &Template, text: &str) -> String {
         let end = after
             .find('}')
             .expect("an unclosed ${ in the DashboardBody");
-        out.push_str(&sample_value(template, &after[..end]));
+        let name = &after[..end];
+        match variables.get(name) {
+            Some(value) => out.push_str(value),
+            None => out.push_str(&sample_value(template, name)),
+        }
         rest = &after[end + 1..];
     }
     out.push_str(rest);
     out
 }
 
-/// The DashboardBody as deployed, parsed.
-fn dashboard_body(template: &Template) -> Json {
-    let body = &template.resource(DASHBOARD)["Properties"]["DashboardBody"];
-    let Some(("Sub", yaml_serde::Value::String(text))) = intrinsic(body) else {
-        panic!("the DashboardBody is not a !Sub string: {body:?}");
+/// The DashboardBody as deployed with SweepOrganization `sweep_organization`, parsed: a
+/// `!Sub [text, variables]` whose variables are `!If`s of literal text or `!Sub` text.
+pub(super) fn dashboard_body(template: &Template, sweep_organization: &str) -> Json {
+    let deployment = template.deploy(&[("SweepOrganization", sweep_organization)]);
+    let body = deployment
+        .resolve(&template.resource(DASHBOARD)["Properties"]["DashboardBody"])
+        .unwrap();
+    let Some(("Sub", Value::Sequence(sub))) = intrinsic(&body) else {
+        panic!("the DashboardBody is not a !Sub [text, variables]: {body:?}");
     };
-    let json = substitute(template, text);
-    serde_json::from_str(&json).unwrap_or_else(|e| panic!("DashboardBody is not JSON: {e}"))
+    let no_variables = BTreeMap::new();
+    let variables: BTreeMap<String, String> = sub[1]
+        .as_mapping()
+        .expect("the !Sub variables")
+        .iter()
+        .map(|(name, value)| {
+            let text = match (value, intrinsic(value)) {
+                (Value::String(literal), _) => literal.clone(),
+                (_, Some(("Sub", Value::String(text)))) => {
+                    substitute(template, text, &no_variables)
+                }
+                _ => panic!("the dashboard variable {name:?} is {value:?}"),
+            };
+            (name.as_str().unwrap().to_owned(), text)
+        })
+        .collect();
+    let json = substitute(template, sub[0].as_str().unwrap(), &variables);
+    serde_json::from_str(&json).unwrap_or_else(|e| {
+        panic!("DashboardBody (SweepOrganization={sweep_organization}) is not JSON: {e}\n{json}")
+    })
 }
 
 /// One line of a metric widget: a metric math expression, or a metric by name.
@@ -131,10 +163,10 @@ enum Line {
 
 /// A metric by name, as a widget or an alarm names it.
 #[derive(Debug, PartialEq)]
-struct Metric {
-    namespace: String,
-    name: String,
-    dimensions: Vec<(String, String)>,
+pub(super) struct Metric {
+    pub(super) namespace: String,
+    pub(super) name: String,
+    pub(super) dimensions: Vec<(String, String)>,
 }
 
 fn metric_widgets(body: &Json) -> Vec<&Json> {
@@ -242,12 +274,14 @@ fn searched_names(search: &Search) -> Vec<&str> {
 #[test]
 fn the_dashboard_body_is_json_whose_widgets_read_this_stacks_region() {
     let template = Template::load("template.yaml");
-    let body = dashboard_body(&template);
-    let widgets = metric_widgets(&body);
-    assert!(widgets.len() >= 6, "{body:#}");
-    for widget in widgets {
-        assert_eq!(widget["region"], REGION, "{widget:#}");
-        assert!(widget["title"].is_string(), "{widget:#}");
+    for sweep_organization in SWEEP_ORGANIZATION {
+        let body = dashboard_body(&template, sweep_organization);
+        let widgets = metric_widgets(&body);
+        assert!(widgets.len() >= 6, "{body:#}");
+        for widget in widgets {
+            assert_eq!(widget["region"], REGION, "{widget:#}");
+            assert!(widget["title"].is_string(), "{widget:#}");
+        }
     }
     let outputs = &template.root["Outputs"];
     assert_eq!(
@@ -264,43 +298,49 @@ fn the_dashboard_body_is_json_whose_widgets_read_this_stacks_region() {
 #[test]
 fn every_metric_the_dashboard_searches_is_one_the_function_emits_per_day() {
     let emitted = emitted();
-    let body = dashboard_body(&Template::load("template.yaml"));
-    let searches = searches(&body);
-    assert!(searches.len() >= ISSUE_ACTIONS.len(), "{searches:#?}");
-    for search in &searches {
-        assert!(emitted.namespaces.contains(&search.namespace), "{search:?}");
-        assert!(
-            emitted.dimension_sets.contains(&search.dimensions),
-            "{search:?}: the function emits {:?}",
-            emitted.dimension_sets
-        );
-        for name in searched_names(search) {
-            assert!(
-                emitted.metric_names.contains(name),
-                "the dashboard searches {name}, which the function does not emit: {:?}",
-                emitted.metric_names
-            );
+    let template = Template::load("template.yaml");
+    for sweep_organization in SWEEP_ORGANIZATION {
+        let searches = searches(&dashboard_body(&template, sweep_organization));
+        assert!(searches.len() >= ISSUE_ACTIONS.len(), "{searches:#?}");
+        for search in &searches {
+            assert_searches_what_the_function_emits(search, &emitted);
         }
-        for (key, value) in &search.terms {
-            // Filtering on an account would leave out the accounts added later.
-            match key.as_str() {
-                "MetricName" => {}
-                "Trigger" => assert!(emitted.triggers.contains(value), "{search:?}"),
-                _ => panic!("{search:?} filters on {key}"),
-            }
-        }
-        assert_eq!(search.period, SECONDS_PER_DAY, "{search:?}");
+    }
+}
+
+fn assert_searches_what_the_function_emits(search: &Search, emitted: &Emitted) {
+    assert!(emitted.namespaces.contains(&search.namespace), "{search:?}");
+    assert!(
+        emitted.dimension_sets.contains(&search.dimensions),
+        "{search:?}: the function emits {:?}",
+        emitted.dimension_sets
+    );
+    for name in searched_names(search) {
         assert!(
-            ["Sum", "Maximum"].contains(&search.stat.as_str()),
-            "{search:?}"
+            emitted.metric_names.contains(name),
+            "the dashboard searches {name}, which the function does not emit: {:?}",
+            emitted.metric_names
         );
     }
+    for (key, value) in &search.terms {
+        // Filtering on an account would leave out the accounts added later.
+        match key.as_str() {
+            "MetricName" => {}
+            "Trigger" => assert!(emitted.triggers.contains(value), "{search:?}"),
+            _ => panic!("{search:?} filters on {key}"),
+        }
+    }
+    assert_eq!(search.period, SECONDS_PER_DAY, "{search:?}");
+    assert!(
+        ["Sum", "Maximum"].contains(&search.stat.as_str()),
+        "{search:?}"
+    );
 }
 
 #[test]
 fn every_metric_the_function_emits_is_on_the_dashboard_the_issues_actions_included() {
     let emitted = emitted();
-    let body = dashboard_body(&Template::load("template.yaml"));
+    let body = dashboard_body(&Template::load("template.yaml"), "off");
     let searches = searches(&body);
     let shown: BTreeSet<&str> = searches.iter().flat_map(searched_names).collect();
     for name in &emitted.metric_names {
@@ -328,53 +368,69 @@ fn every_metric_the_function_emits_is_on_the_dashboard_the_issues_actions_includ
     }
 }
 
-#[test]
-fn the_failures_row_graphs_and_lists_what_the_alarms_watch() {
-    let template = Template::load("template.yaml");
-    let body = dashboard_body(&template);
-    let graphed: Vec<Metric> = lines(&body)
+/// The metrics graphed by name (not by SEARCH).
+pub(super) fn graphed(body: &Json) -> Vec<Metric> {
+    lines(body)
         .into_iter()
         .filter_map(|line| match line {
             Line::Metric(metric) => Some(metric),
             Line::Expression(_) => None,
         })
-        .collect();
-    let alarms = template.resources_of_type("AWS::CloudWatch::Alarm");
-    assert!(alarms.len() >= 2, "{alarms:?}");
-    for (id, alarm) in &alarms {
-        let p = &alarm["Properties"];
-        let dimensions = p["Dimensions"]
-            .as_sequence()
+        .collect()
+}
+
+#[test]
+fn the_failures_row_graphs_and_lists_what_the_alarms_watch() {
+    let template = Template::load("template.yaml");
+    for sweep_organization in SWEEP_ORGANIZATION {
+        let body = dashboard_body(&template, sweep_organization);
+        let graphed = graphed(&body);
+        let deployment = template.deploy(&[("SweepOrganization", sweep_organization)]);
+        let alarms = deployment.resources_of_type("AWS::CloudWatch::Alarm");
+        assert_eq!(
+            alarms.len(),
+            if sweep_organization == "on" { 3 } else { 2 },
+            "{alarms:?}"
+        );
+        for (id, alarm) in &alarms {
+            let watched = watched_metric(&alarm["Properties"]);
+            assert!(
+                graphed.contains(&watched),
+                "{id} watches {watched:?}, not graphed"
+            );
+        }
+        let listed: Vec<String> = body["widgets"]
+            .as_array()
             .unwrap()
             .iter()
-            .map(|d| {
-                let value = arn_text(&d["Value"]);
-                let target = value
-                    .trim_start_matches("!Ref ")
-                    .trim_start_matches("!GetAtt ");
-                (
-                    d["Name"].as_str().unwrap().to_owned(),
-                    format!("<{target}>"),
-                )
-            })
+            .filter(|w| w["type"] == "alarm")
+            .flat_map(|w| strings(&w["properties"]["alarms"]))
             .collect();
-        let watched = Metric {
-            namespace: p["Namespace"].as_str().unwrap().to_owned(),
-            name: p["MetricName"].as_str().unwrap().to_owned(),
-            dimensions,
-        };
-        assert!(
-            graphed.contains(&watched),
-            "{id} watches {watched:?}, not graphed"
-        );
+        let expected: Vec<String> = alarms.iter().map(|(id, _)| format!("<{id}.Arn>")).collect();
+        assert_eq!(listed, expected, "SweepOrganization={sweep_organization}");
     }
-    let listed: Vec<String> = body["widgets"]
-        .as_array()
+}
+
+/// The metric an alarm watches, its dimensions written as the dashboard's sample values.
+fn watched_metric(alarm: &Value) -> Metric {
+    let dimensions = alarm["Dimensions"]
+        .as_sequence()
         .unwrap()
         .iter()
-        .filter(|w| w["type"] == "alarm")
-        .flat_map(|w| strings(&w["properties"]["alarms"]))
+        .map(|d| {
+            let value = arn_text(&d["Value"]);
+            let target = value
+                .trim_start_matches("!Ref ")
+                .trim_start_matches("!GetAtt ");
+            (
+                d["Name"].as_str().unwrap().to_owned(),
+                format!("<{target}>"),
+            )
+        })
         .collect();
-    let expected: Vec<String> = alarms.iter().map(|(id, _)| format!("<{id}.Arn>")).collect();
-    assert_eq!(listed, expected);
+    Metric {
+        namespace: alarm["Namespace"].as_str().unwrap().to_owned(),
+        name: alarm["MetricName"].as_str().unwrap().to_owned(),
+        dimensions,
+    }
 }

@@ -525,3 +525,51 @@ pub fn run_filter(command: &str, request: &Json) -> Json {
     );
     serde_json::from_slice(&output.stdout).expect("filters.py answers JSON")
 }
+
+/// The organisation sweep's state machine definition (template.yaml's `OrgSweepStateMachine`,
+/// with SweepOrganization=on) as Step Functions gets it: its DefinitionSubstitutions applied,
+/// the function's ARN `function_arn` and the partition taken from it.
+pub fn org_sweep_definition(function_arn: &str) -> Json {
+    let template = Template::load("template.yaml");
+    let deployment = template.deploy(&[("SweepOrganization", "on")]);
+    let (_, machine) = deployment
+        .resources()
+        .into_iter()
+        .find(|(id, _)| id == "OrgSweepStateMachine")
+        .expect("with SweepOrganization=on, template.yaml has OrgSweepStateMachine");
+    let properties = &machine["Properties"];
+    let partition = function_arn.split(':').nth(1).expect("an ARN");
+    let mut values = BTreeMap::new();
+    for (name, value) in properties["DefinitionSubstitutions"]
+        .as_mapping()
+        .expect("DefinitionSubstitutions")
+    {
+        let given = match arn_text(value).as_str() {
+            "!GetAtt RemediatorFunction.Arn" => function_arn,
+            "!Ref AWS::Partition" => partition,
+            other => panic!("template.yaml: no test value for the substitution {other}"),
+        };
+        values.insert(format!("${{{}}}", name.as_str().unwrap()), given.to_owned());
+    }
+    let mut definition = template.to_json(&properties["Definition"]);
+    substitute_strings(&mut definition, &values);
+    definition
+}
+
+/// Step Functions' DefinitionSubstitutions: `${Name}` replaced in every string value.
+fn substitute_strings(value: &mut Json, values: &BTreeMap<String, String>) {
+    match value {
+        Json::String(text) => {
+            for (placeholder, given) in values {
+                *text = text.replace(placeholder, given);
+            }
+        }
+        Json::Array(items) => items
+            .iter_mut()
+            .for_each(|item| substitute_strings(item, values)),
+        Json::Object(map) => map
+            .values_mut()
+            .for_each(|item| substitute_strings(item, values)),
+        _ => {}
+    }
+}

@@ -45,39 +45,11 @@ impl FunctionProcesses {
         let runtime = Controlled::start("runtime_api.py", &["--functions", &count_arg]);
         let apis: Vec<String> = runtime.url.split_whitespace().map(str::to_owned).collect();
         assert_eq!(apis.len(), count, "one runtime API per function");
-        let mut processes = Vec::new();
-        let mut logs = Vec::new();
-        for (n, api) in apis.iter().enumerate() {
-            let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-                "{test_name}-{}-function-{n}.log",
-                std::process::id()
-            ));
-            let output = File::create(&log).expect("create the function's log file");
-            let child = Command::new(env!("CARGO_BIN_EXE_access-key-remediator"))
-                .env_clear()
-                .envs([
-                    ("AWS_LAMBDA_RUNTIME_API", api.as_str()),
-                    ("AWS_LAMBDA_FUNCTION_NAME", "access-key-remediator"),
-                    ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-                    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
-                    ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-                    ("AWS_REGION", "us-east-1"),
-                    ("AWS_ACCESS_KEY_ID", "AKIDCONCURRENCYTEST"),
-                    ("AWS_SECRET_ACCESS_KEY", "concurrency-test-secret"),
-                    ("AWS_EC2_METADATA_DISABLED", "true"),
-                    ("AWS_ENDPOINT_URL", endpoint),
-                    ("AWS_RETRY_MODE", "adaptive"),
-                    ("AWS_MAX_ATTEMPTS", "8"),
-                    ("REMEDIATION_MODE", "delete"),
-                ])
-                .stdin(Stdio::null())
-                .stdout(output.try_clone().expect("log file handle"))
-                .stderr(output)
-                .spawn()
-                .expect("start the function binary");
-            processes.push(child);
-            logs.push(log);
-        }
+        let (processes, logs) = apis
+            .iter()
+            .enumerate()
+            .map(|(n, api)| spawn_function((api, endpoint), &[], (test_name, n)))
+            .unzip();
         FunctionProcesses {
             runtime,
             processes,
@@ -117,6 +89,87 @@ impl FunctionProcesses {
             .swap_remove(n)
             .expect("the invoked process answers")
     }
+}
+
+/// Processes of the function binary that all poll one Lambda Runtime API (the emulator's, with
+/// --step-functions), as Lambda's execution environments take invocations from one function's
+/// queue: each takes the next invocation when it is free. Killed when dropped.
+pub struct PollingFunctions {
+    processes: Vec<Child>,
+    pub logs: Vec<PathBuf>,
+}
+
+impl PollingFunctions {
+    /// Starts `count` processes polling `runtime_api`, calling AWS at `endpoint`, configured
+    /// as `template.yaml` configures the function plus `settings`.
+    pub fn start(
+        count: usize,
+        (runtime_api, endpoint): (&str, &str),
+        settings: &[(&str, &str)],
+        test_name: &str,
+    ) -> PollingFunctions {
+        let (processes, logs) = (0..count)
+            .map(|n| spawn_function((runtime_api, endpoint), settings, (test_name, n)))
+            .unzip();
+        PollingFunctions { processes, logs }
+    }
+}
+
+impl Drop for PollingFunctions {
+    fn drop(&mut self) {
+        for process in &mut self.processes {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+        if !std::thread::panicking() {
+            for log in &self.logs {
+                let _ = std::fs::remove_file(log);
+            }
+        }
+    }
+}
+
+/// Starts one process of the function binary polling `runtime_api`, its log in a file under
+/// the target directory (kept when the test fails).
+fn spawn_function(
+    (runtime_api, endpoint): (&str, &str),
+    settings: &[(&str, &str)],
+    (test_name, n): (&str, usize),
+) -> (Child, PathBuf) {
+    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{test_name}-{}-function-{n}.log",
+        std::process::id()
+    ));
+    let output = File::create(&log).expect("create the function's log file");
+    let child = Command::new(env!("CARGO_BIN_EXE_access-key-remediator"))
+        .env_clear()
+        .envs(function_environment(runtime_api, endpoint))
+        .envs(settings.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(output.try_clone().expect("log file handle"))
+        .stderr(output)
+        .spawn()
+        .expect("start the function binary");
+    (child, log)
+}
+
+/// The environment Lambda and `template.yaml` give the function, calling AWS at `endpoint`.
+fn function_environment<'a>(runtime_api: &'a str, endpoint: &'a str) -> [(&'a str, &'a str); 13] {
+    [
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api),
+        ("AWS_LAMBDA_FUNCTION_NAME", "access-key-remediator"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIDCONCURRENCYTEST"),
+        ("AWS_SECRET_ACCESS_KEY", "concurrency-test-secret"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_RETRY_MODE", "adaptive"),
+        ("AWS_MAX_ATTEMPTS", "8"),
+        ("REMEDIATION_MODE", "delete"),
+    ]
 }
 
 impl Drop for FunctionProcesses {

@@ -129,7 +129,14 @@ pub fn sdk_config_for(endpoint: &str) -> SdkConfig {
 
 impl Emulator {
     pub fn start() -> Emulator {
-        let control = Controlled::start("emulator.py", &["--control"]);
+        Emulator::start_with(&[])
+    }
+
+    /// Started with these flags besides --control (`--step-functions`, say).
+    pub fn start_with(flags: &[&str]) -> Emulator {
+        let mut args = vec!["--control"];
+        args.extend_from_slice(flags);
+        let control = Controlled::start("emulator.py", &args);
         let endpoint = control.url.clone();
         let sdk = sdk_config_for(&endpoint);
         Emulator {

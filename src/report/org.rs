@@ -1,0 +1,275 @@
+//! What a sweep of the organisation reports: the discovery step's answer (the accounts and the
+//! fan-out's numbers), each account's compact answer (counts, not the full report, which is
+//! logged: Step Functions carries at most 256 KiB between states), and the summary step's
+//! totals, with one org-level metric line beside each account's own.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{METRIC_NAMESPACE, Report};
+use crate::domain::org::{SkippedAccount, UnitId};
+
+/// The `Trigger` dimension of the org-level metric line.
+pub const ORG_SWEEP_TRIGGER: &str = "org-sweep";
+
+/// The org-level metrics, each a count of accounts.
+pub const ORG_METRICS: [&str; 5] = [
+    "accounts-discovered",
+    "accounts-swept",
+    "accounts-skipped",
+    "accounts-failed",
+    "accounts-deferred",
+];
+
+/// One account for the state machine's Map: which, and in which mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepItem {
+    pub account: String,
+    pub mode: String,
+}
+
+/// The discovery step's answer: the Map's items, and its concurrency and tolerance.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveryAnswer {
+    pub accounts: Vec<SweepItem>,
+    pub max_concurrency: u32,
+    pub tolerated_failure_percentage: u32,
+    pub discovery: DiscoveryReport,
+}
+
+/// What discovery found, beyond the items.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveryReport {
+    /// `organizations`, or `list` (SWEEP_ACCOUNTS).
+    pub source: &'static str,
+    pub discovered: usize,
+    pub planned: usize,
+    pub skipped: Vec<SkippedAccount>,
+    pub excluded_units: Vec<UnitId>,
+    /// Planned accounts per mode.
+    pub modes: BTreeMap<String, usize>,
+    pub invalid_tags: Vec<InvalidTag>,
+    pub calls: u64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvalidTag {
+    pub on: String,
+    pub value: String,
+}
+
+/// One account's answer to the Map: counts only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountAnswer {
+    pub account: String,
+    /// The mode it ran in.
+    pub mode: String,
+    /// What it was asked to run in, when its role's ceiling lowered it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked_mode: Option<String>,
+    pub users: usize,
+    /// Each action taken (or, in report mode, that would be), non-zero counts only.
+    #[serde(default)]
+    pub actions: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub deferred_users: usize,
+    #[serde(default)]
+    pub calls: u64,
+}
+
+impl AccountAnswer {
+    /// The compact answer for an account's full sweep report.
+    pub fn of(report: &Report) -> AccountAnswer {
+        let actions = report.summary.0.iter();
+        let actions = actions.filter(|(_, count)| **count > 0);
+        AccountAnswer {
+            account: report
+                .account
+                .as_ref()
+                .map_or_else(String::new, ToString::to_string),
+            mode: report.mode.as_str().to_owned(),
+            asked_mode: None,
+            users: report.users.len(),
+            actions: actions
+                .map(|(action, count)| (action.as_str().to_owned(), *count as u64))
+                .collect(),
+            deferred_users: report.deferred_users.len(),
+            calls: report.api_calls.values().sum(),
+        }
+    }
+}
+
+/// The summary step's input: the state machine's whole state at the end.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SweepRun {
+    pub accounts: Vec<SweepItem>,
+    #[serde(default)]
+    pub discovery: Value,
+    /// One per item, in the items' order: an answer, or what Step Functions keeps of a failed
+    /// one (`null`, or `{"Error", "Cause"}`).
+    #[serde(default)]
+    pub results: Option<Vec<Value>>,
+    /// The Map's own failure (the tolerance exceeded), caught to summarise before failing.
+    #[serde(default)]
+    pub stopped: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedAccount {
+    pub account: String,
+    pub error: String,
+}
+
+/// The summary step's answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgSummary {
+    pub discovered: u64,
+    pub planned: usize,
+    pub swept: usize,
+    pub skipped: Value,
+    pub failed: Vec<FailedAccount>,
+    /// Planned accounts no result speaks of: never started, because the run stopped.
+    pub deferred: Vec<String>,
+    /// Swept accounts that left users to their next sweep (the budget or the deadline).
+    pub accounts_with_deferred_users: usize,
+    /// Totals per action over the swept accounts.
+    pub actions: BTreeMap<String, u64>,
+    /// Swept accounts per mode they ran in.
+    pub modes: BTreeMap<String, usize>,
+    /// Swept accounts whose role's ceiling lowered the mode their tags asked for.
+    pub lowered_by_ceiling: usize,
+    pub stopped: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
+    pub calls: u64,
+}
+
+impl OrgSummary {
+    /// Totals over the run's results. A run the tolerance stopped has no per-item results
+    /// (Step Functions keeps none of a failed Map): then every planned account is `deferred`
+    /// here, and what each did is in its own log and metric line.
+    pub fn of(run: &SweepRun) -> OrgSummary {
+        let skipped = run
+            .discovery
+            .get("skipped")
+            .cloned()
+            .unwrap_or(Value::Array(Vec::new()));
+        let mut summary = OrgSummary {
+            discovered: run
+                .discovery
+                .get("discovered")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+            planned: run.accounts.len(),
+            swept: 0,
+            skipped,
+            failed: Vec::new(),
+            deferred: Vec::new(),
+            accounts_with_deferred_users: 0,
+            actions: BTreeMap::new(),
+            modes: BTreeMap::new(),
+            lowered_by_ceiling: 0,
+            stopped: run.stopped.is_some(),
+            stopped_by: run.stopped.as_ref().map(step_error),
+            calls: run
+                .discovery
+                .get("calls")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+        };
+        let results = run.results.as_deref().unwrap_or_default();
+        for (at, item) in run.accounts.iter().enumerate() {
+            match results.get(at) {
+                None => summary.deferred.push(item.account.clone()),
+                Some(result) => summary.count(item, result),
+            }
+        }
+        summary
+    }
+
+    fn count(&mut self, item: &SweepItem, result: &Value) {
+        let Ok(answer) = serde_json::from_value::<AccountAnswer>(result.clone()) else {
+            let error = if result.is_null() {
+                "failed; its error is in the child execution's history".to_owned()
+            } else {
+                step_error(result)
+            };
+            self.failed.push(FailedAccount {
+                account: item.account.clone(),
+                error,
+            });
+            return;
+        };
+        self.swept += 1;
+        self.calls += answer.calls;
+        *self.modes.entry(answer.mode.clone()).or_default() += 1;
+        self.lowered_by_ceiling += usize::from(answer.asked_mode.is_some());
+        self.accounts_with_deferred_users += usize::from(answer.deferred_users > 0);
+        for (action, count) in answer.actions {
+            *self.actions.entry(action).or_default() += count;
+        }
+    }
+
+    /// The org-level Embedded Metric Format line.
+    pub fn metric_line(&self, timestamp_ms: u64) -> String {
+        let skipped = self.skipped.as_array().map_or(0, Vec::len);
+        let counts = [
+            self.discovered,
+            self.swept as u64,
+            skipped as u64,
+            self.failed.len() as u64,
+            self.deferred.len() as u64,
+        ];
+        let metrics: Vec<Value> = ORG_METRICS
+            .iter()
+            .map(|name| serde_json::json!({ "Name": name, "Unit": "Count" }))
+            .collect();
+        let mut line = serde_json::json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": METRIC_NAMESPACE,
+                    "Dimensions": [["Trigger"]],
+                    "Metrics": metrics,
+                }],
+            },
+            "Trigger": ORG_SWEEP_TRIGGER,
+            "Stopped": self.stopped,
+        });
+        for (name, count) in ORG_METRICS.iter().zip(counts) {
+            line[*name] = count.into();
+        }
+        line.to_string()
+    }
+}
+
+/// A Step Functions error object's text: the Lambda error's message inside `Cause` when it
+/// holds one, else `Error: Cause`.
+fn step_error(value: &Value) -> String {
+    let error = value
+        .get("Error")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown error");
+    let cause = value.get("Cause").and_then(Value::as_str).unwrap_or("");
+    let message = serde_json::from_str::<Value>(cause).ok().and_then(|cause| {
+        cause
+            .get("errorMessage")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    match message {
+        Some(message) => format!("{error}: {message}"),
+        None if cause.is_empty() => error.to_owned(),
+        None => format!("{error}: {cause}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;
