@@ -12,10 +12,11 @@ the same time, as IAM's own latency would. Before each run the emulator is reset
 again from the same seed, and the function processes are new (no cached account modes).
 
 1. map: the state machine template.yaml defines (OrgSweepStateMachine, its Definition with the
-   function's ARN substituted), run by moto's engine; MAP_MAX_CONCURRENCY processes of the
-   release bootstrap (`make build`) poll the emulator's Lambda Runtime API, and every Invoke
-   the engine makes goes to one of them. Discovery walks Organizations (SWEEP_ORGANIZATION=on),
-   each account's mode comes from its tags (ORG_MODE_TAGS=on).
+   function's ARN and the bucket org-sweep-bench substituted), run by moto's engine, its items
+   and results in that bucket of the emulator's S3 (SWEEP_BUCKET); MAP_MAX_CONCURRENCY
+   processes of the release bootstrap (`make build`) poll the emulator's Lambda Runtime API,
+   and every Invoke the engine makes goes to one of them. Discovery walks Organizations
+   (SWEEP_ORGANIZATION=on), each account's mode comes from its tags (ORG_MODE_TAGS=on).
 2. sequential: one process, invoked once with an EventBridge Scheduled Event whose
    detail.accounts lists the M accounts (events/scheduled-sweep-accounts.json's shape).
 3. alone: one process, one account: the sweep-account payload one Map item sends.
@@ -46,6 +47,9 @@ FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:access-key-remedi
 CENTRAL = "123456789012"
 MEMBER_ROLE = "access-key-remediator-member"
 FIRST_MEMBER = 200000000000
+# The template's OrgSweepBucket, here a fixed name in the emulator's S3 (created by each seed):
+# discovery writes the items to it, the Map's ItemReader and ResultWriter read and write there.
+SWEEP_BUCKET = "org-sweep-bench"
 
 
 def state_machine_definition(template):
@@ -59,7 +63,10 @@ def state_machine_definition(template):
     if "OrgSweepStateMachine" not in resources:
         raise SystemExit(f"{template} has no OrgSweepStateMachine")
     text = json.dumps(resources["OrgSweepStateMachine"]["Properties"]["Definition"])
-    return json.loads(text.replace("${Partition}", "aws").replace("${RemediatorFunctionArn}", FUNCTION_ARN))
+    substitutions = {"${Partition}": "aws", "${RemediatorFunctionArn}": FUNCTION_ARN, "${SweepBucket}": SWEEP_BUCKET}
+    for name, value in substitutions.items():
+        text = text.replace(name, value)
+    return json.loads(text)
 
 
 def members(count):
@@ -70,6 +77,7 @@ def seed(emulator, args, accounts):
     """A fresh organisation of `accounts`, each with the member role and its users."""
     started = time.perf_counter()
     emulator.command("reset")
+    emulator.command("s3_bucket", name=SWEEP_BUCKET)
     emulator.command("organization", accounts=[
         {"id": account, "name": f"member-{n:04d}", "unit": "root", "memberRole": {"name": MEMBER_ROLE}}
         for n, account in enumerate(accounts)
@@ -101,6 +109,7 @@ def function_env(args, runtime_api, endpoint):
         ORG_MODE_TAGS="on",
         MAP_MAX_CONCURRENCY=str(args.map_concurrency),
         FAILURE_TOLERANCE_PERCENT="10",
+        SWEEP_BUCKET=SWEEP_BUCKET,
     )
     return env
 

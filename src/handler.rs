@@ -57,6 +57,9 @@ impl From<HandlerError> for Diagnostic {
                 }
                 RemediationError::Ceiling { .. } => "CeilingUnknown",
                 RemediationError::Discovery(_) => "DiscoveryFailed",
+                RemediationError::RunStore(_)
+                | RemediationError::RunUnreadable { .. }
+                | RemediationError::NoRunStore => "SweepResultsUnavailable",
                 RemediationError::AnalyzerFinding { .. } => "ReadFindingFailed",
                 RemediationError::FindingUpdate { .. } => "FindingUpdateFailed",
             },

@@ -18,6 +18,7 @@ use crate::aws::config::AwsConfigInventory;
 use crate::aws::findings::{AwsFindings, NoticeClients};
 use crate::aws::iam::AwsIam;
 use crate::aws::organizations::AwsOrganization;
+use crate::aws::run_store::{self, AwsRunStore};
 use crate::remediate::Remediator;
 use crate::settings::{MemberRole, Settings, SettingsError};
 
@@ -50,8 +51,13 @@ pub fn from_sdk_config(settings: Settings, sdk: &SdkConfig) -> AwsRemediator {
     let home = account_clients(sdk, &api_calls);
     let member_role = settings.member_role.clone();
     let organization = &settings.organization;
+    let sweep_bucket = organization.sweep_bucket.clone();
     let reads_organization = organization.mode_tags || organization.sweep_organization;
     let mut remediator = Remediator::new(settings, home).with_api_call_counter(api_calls.clone());
+    if sweep_bucket.is_some() {
+        let client = run_store::s3_client(sdk, api_calls.clone());
+        remediator = remediator.with_run_store(Arc::new(AwsRunStore::new(client)));
+    }
     if reads_organization {
         let config = aws_sdk_organizations::config::Builder::from(sdk)
             .interceptor(api_calls.clone())

@@ -13,6 +13,7 @@ pub mod findings;
 pub mod iam;
 pub mod notices;
 pub mod organizations;
+pub mod run_store;
 
 use std::collections::BTreeMap;
 use std::error::Error as StdError;

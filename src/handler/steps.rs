@@ -37,8 +37,10 @@ pub async fn respond<I: Iam, C: Config, F: Findings>(
     let step = step.map_err(HandlerError::from).inspect_err(log_failure)?;
     let home = home_account(remediator, &event.context.invoked_function_arn);
     let answer = match step {
-        Step::Discover => {
-            let discovered = remediator.discover(home.as_ref()).await;
+        Step::Discover { execution } => {
+            let discovered = remediator
+                .discover(home.as_ref(), execution.as_deref())
+                .await;
             discovered
                 .map(Answer::Discovery)
                 .map_err(HandlerError::from)
@@ -62,13 +64,15 @@ pub async fn respond<I: Iam, C: Config, F: Findings>(
                 Err(source) => Err(HandlerError::Account { account, source }),
             }
         }
-        Step::Summarise(run) => {
-            let summary = OrgSummary::of(&run);
-            let logged = serde_json::to_string(&summary).unwrap_or_default();
-            info!(summary = %logged, "organisation sweep");
-            emit(remediator, &[summary.metric_line(now_ms())]);
-            Ok(Answer::Summary(Box::new(summary)))
-        }
+        Step::Summarise(run) => match remediator.summarise(&run).await {
+            Ok(summary) => {
+                let logged = serde_json::to_string(&summary).unwrap_or_default();
+                info!(summary = %logged, "organisation sweep");
+                emit(remediator, &[summary.metric_line(now_ms())]);
+                Ok(Answer::Summary(Box::new(summary)))
+            }
+            Err(error) => Err(HandlerError::from(error)),
+        },
     };
     answer.inspect_err(log_failure)
 }

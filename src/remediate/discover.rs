@@ -19,7 +19,7 @@ use crate::domain::org::{
     AccountState, FoundAccount, ModeSource, ModeTags, PlannedAccount, Scope, SweepPlan, UnitId,
     plan_sweep,
 };
-use crate::report::org::{DiscoveryAnswer, DiscoveryReport, InvalidTag, SweepItem};
+use crate::report::org::{DiscoveryAnswer, DiscoveryReport, InvalidTag, ObjectRef, SweepItem};
 
 /// Room the fan-out leaves in the function's reserved concurrency for events that arrive
 /// during a sweep.
@@ -29,6 +29,18 @@ pub const EVENT_HEADROOM: u32 = 2;
 /// discovery of thousands of accounts within minutes without being throttled for long.
 const TAG_READS_AT_ONCE: usize = 4;
 
+/// Where in SWEEP_BUCKET each run's items go (the function may write only there).
+pub const SWEEP_PREFIX: &str = "org-sweep";
+
+/// An execution name as part of a key: Step Functions' own names are letters, digits, `-`
+/// and `_`; anything else is not used.
+fn is_key_part(name: &str) -> bool {
+    (1..=80).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 /// What the walk found below the scope's units.
 struct Walked {
     found: Vec<FoundAccount>,
@@ -37,10 +49,11 @@ struct Walked {
 }
 
 impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
-    /// Answers the discovery step.
+    /// Answers the discovery step of `execution`.
     pub async fn discover(
         &self,
         home: Option<&HomeAccount>,
+        execution: Option<&str>,
     ) -> Result<DiscoveryAnswer, RemediationError> {
         let calls_before = self.api_calls.snapshot();
         let settings = &self.settings.organization;
@@ -62,24 +75,18 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
         if !settings.sweep_organization {
             report.discovered = plan.accounts.len() + plan.skipped.len();
         }
-        report.planned = plan.accounts.len();
-        for planned in &plan.accounts {
-            *report
-                .modes
-                .entry(planned.mode.as_str().to_owned())
-                .or_default() += 1;
-            if let ModeSource::InvalidTag { on, value } = &planned.mode_source {
-                let tag = InvalidTag {
-                    on: on.clone(),
-                    value: value.clone(),
-                };
-                if !report.invalid_tags.contains(&tag) {
-                    report.invalid_tags.push(tag);
-                }
-            }
-        }
+        tally_modes(&plan, &mut report);
         let max_concurrency = self.max_concurrency(&mut report.warnings);
         report.skipped = plan.skipped;
+        let accounts: Vec<SweepItem> = plan.accounts.iter().map(item).collect();
+        let planned = accounts.len();
+        let (accounts, items) = match &settings.sweep_bucket {
+            Some(bucket) => {
+                let written = self.write_items(bucket, execution, &accounts).await?;
+                (Vec::new(), Some(written))
+            }
+            None => (accounts, None),
+        };
         report.calls = self.api_calls.since(&calls_before).values().sum();
         info!(
             source = report.source,
@@ -90,10 +97,37 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
             "discovery"
         );
         Ok(DiscoveryAnswer {
-            accounts: plan.accounts.iter().map(item).collect(),
+            accounts,
+            items,
+            planned,
             max_concurrency,
             tolerated_failure_percentage: settings.failure_tolerance_percent,
             discovery: report,
+        })
+    }
+
+    /// Writes the Map's items to SWEEP_BUCKET, under the execution's name (or the time, when
+    /// invoked by hand), for the Map's ItemReader.
+    async fn write_items(
+        &self,
+        bucket: &str,
+        execution: Option<&str>,
+        items: &[SweepItem],
+    ) -> Result<ObjectRef, RemediationError> {
+        let run = match execution {
+            Some(name) if is_key_part(name) => name.to_owned(),
+            _ => format!("run-{}", time::OffsetDateTime::now_utc().unix_timestamp()),
+        };
+        let key = format!("{SWEEP_PREFIX}/{run}/accounts.json");
+        let body = serde_json::to_vec(items).unwrap_or_default();
+        let store = self.run_store()?;
+        store
+            .put_json(bucket, &key, body)
+            .await
+            .map_err(RemediationError::RunStore)?;
+        Ok(ObjectRef {
+            bucket: bucket.to_owned(),
+            key,
         })
     }
 
@@ -255,6 +289,24 @@ async fn account_tags(
         .buffered(TAG_READS_AT_ONCE);
     let tags: Vec<Option<(String, String)>> = read.try_collect().await?;
     Ok(tags.into_iter().flatten().collect())
+}
+
+/// The planned accounts per mode, and the invalid tags that gave some of them `report`.
+fn tally_modes(plan: &SweepPlan, report: &mut DiscoveryReport) {
+    report.planned = plan.accounts.len();
+    for planned in &plan.accounts {
+        let mode = planned.mode.as_str().to_owned();
+        *report.modes.entry(mode).or_default() += 1;
+        if let ModeSource::InvalidTag { on, value } = &planned.mode_source {
+            let tag = InvalidTag {
+                on: on.clone(),
+                value: value.clone(),
+            };
+            if !report.invalid_tags.contains(&tag) {
+                report.invalid_tags.push(tag);
+            }
+        }
+    }
 }
 
 fn item(planned: &PlannedAccount) -> SweepItem {

@@ -12,6 +12,7 @@ pub mod discover;
 pub mod event;
 pub mod notify;
 pub mod org_mode;
+pub mod org_summary;
 pub mod outcome;
 pub mod remediator;
 pub mod resolve;

@@ -83,6 +83,15 @@ pub enum RemediationError {
          (docs/deploy.md)"
     )]
     Discovery(#[source] AwsError),
+    /// The sweep's items or results could not be written to or read from SWEEP_BUCKET.
+    #[error("could not write or read the organisation sweep's items or results in S3")]
+    RunStore(#[source] AwsError),
+    /// What the bucket holds is not what the state machine writes.
+    #[error("the organisation sweep's {what} in S3 is not what Step Functions writes: {message}")]
+    RunUnreadable { what: &'static str, message: String },
+    /// SWEEP_BUCKET is set, but no S3 client was built.
+    #[error("SWEEP_BUCKET is set, but no S3 client is configured")]
+    NoRunStore,
     /// ORG_MODE_TAGS or SWEEP_ORGANIZATION is on, but no Organizations client was built.
     #[error(
         "ORG_MODE_TAGS or SWEEP_ORGANIZATION is on, but no AWS Organizations client is configured"

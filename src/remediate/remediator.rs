@@ -18,6 +18,7 @@ use super::ttl_cache::TtlCache;
 use crate::aws::accounts::{AccountClients, HomeAccount, MemberAccounts};
 use crate::aws::api_calls::ApiCallCounter;
 use crate::aws::organizations::OrganizationTree;
+use crate::aws::run_store::RunStore;
 use crate::aws::{AwsError, IamDirectory, IamWrites};
 use crate::aws::{Config, Findings, Iam};
 use crate::domain::ids::{AccountId, UserId};
@@ -44,6 +45,8 @@ pub struct Remediator<I, C, F> {
     pub(super) memo: Memo,
     /// AWS Organizations, in the function's own account: for discovery and account modes.
     pub(super) organization: Option<Arc<dyn OrganizationTree>>,
+    /// SWEEP_BUCKET's objects: the organisation sweep's items and results.
+    pub(super) run_store: Option<Arc<dyn RunStore>>,
 }
 
 /// Answers that do not change within a container's life, so each costs one call per
@@ -120,6 +123,14 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
             settings,
             api_calls: ApiCallCounter::default(),
             organization: None,
+            run_store: None,
+        }
+    }
+
+    pub fn with_run_store(self, run_store: Arc<dyn RunStore>) -> Self {
+        Remediator {
+            run_store: Some(run_store),
+            ..self
         }
     }
 

@@ -30,11 +30,23 @@ pub struct SweepItem {
     pub mode: String,
 }
 
-/// The discovery step's answer: the Map's items, and its concurrency and tolerance.
+/// An S3 object: where the Map's items are, or its results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRef {
+    pub bucket: String,
+    pub key: String,
+}
+
+/// The discovery step's answer: the Map's items (in S3, or inline), and its concurrency and
+/// tolerance.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DiscoveryAnswer {
+    /// Inline items; empty when they are in S3 (`items`).
     pub accounts: Vec<SweepItem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<ObjectRef>,
+    pub planned: usize,
     pub max_concurrency: u32,
     pub tolerated_failure_percentage: u32,
     pub discovery: DiscoveryReport,
@@ -108,13 +120,19 @@ impl AccountAnswer {
 /// The summary step's input: the state machine's whole state at the end.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SweepRun {
+    /// Inline items (empty when they are in S3).
+    #[serde(default)]
     pub accounts: Vec<SweepItem>,
+    /// The items in S3, as discovery wrote them.
+    #[serde(default)]
+    pub items: Option<ObjectRef>,
     #[serde(default)]
     pub discovery: Value,
-    /// One per item, in the items' order: an answer, or what Step Functions keeps of a failed
-    /// one (`null`, or `{"Error", "Cause"}`).
+    /// Inline: one per item, in the items' order, an answer or what Step Functions keeps of a
+    /// failed one (`null`, or `{"Error", "Cause"}`). With a ResultWriter: `{"MapRunArn",
+    /// "ResultWriterDetails": {"Bucket", "Key"}}`, the manifest of the files it wrote.
     #[serde(default)]
-    pub results: Option<Vec<Value>>,
+    pub results: Option<Value>,
     /// The Map's own failure (the tolerance exceeded), caught to summarise before failing.
     #[serde(default)]
     pub stopped: Option<Value>,
@@ -152,10 +170,20 @@ pub struct OrgSummary {
 }
 
 impl OrgSummary {
-    /// Totals over the run's results. A run the tolerance stopped has no per-item results
-    /// (Step Functions keeps none of a failed Map): then every planned account is `deferred`
-    /// here, and what each did is in its own log and metric line.
+    /// Totals over an inline run's results.
     pub fn of(run: &SweepRun) -> OrgSummary {
+        let results: Vec<Option<Value>> = match run.results.as_ref().and_then(Value::as_array) {
+            Some(results) => results.iter().cloned().map(Some).collect(),
+            None => Vec::new(),
+        };
+        OrgSummary::tally(run, &run.accounts, &results)
+    }
+
+    /// Totals over `results`, aligned with `accounts` (`None` or missing: no result, so the
+    /// account was never started). A run the tolerance stopped has no results (Step Functions
+    /// keeps none of a failed Map's): then every planned account is `deferred` here, and what
+    /// each did is in its own log and metric line.
+    pub fn tally(run: &SweepRun, accounts: &[SweepItem], results: &[Option<Value>]) -> OrgSummary {
         let skipped = run
             .discovery
             .get("skipped")
@@ -167,7 +195,7 @@ impl OrgSummary {
                 .get("discovered")
                 .and_then(Value::as_u64)
                 .unwrap_or(0),
-            planned: run.accounts.len(),
+            planned: accounts.len(),
             swept: 0,
             skipped,
             failed: Vec::new(),
@@ -184,9 +212,8 @@ impl OrgSummary {
                 .and_then(Value::as_u64)
                 .unwrap_or(0),
         };
-        let results = run.results.as_deref().unwrap_or_default();
-        for (at, item) in run.accounts.iter().enumerate() {
-            match results.get(at) {
+        for (at, item) in accounts.iter().enumerate() {
+            match results.get(at).and_then(Option::as_ref) {
                 None => summary.deferred.push(item.account.clone()),
                 Some(result) => summary.count(item, result),
             }
@@ -248,6 +275,50 @@ impl OrgSummary {
         }
         line.to_string()
     }
+}
+
+impl SweepRun {
+    /// Where a ResultWriter put the manifest of the Map's results, if it did.
+    pub fn written_results(&self) -> Option<ObjectRef> {
+        let details = self.results.as_ref()?.get("ResultWriterDetails")?;
+        Some(ObjectRef {
+            bucket: details.get("Bucket")?.as_str()?.to_owned(),
+            key: details.get("Key")?.as_str()?.to_owned(),
+        })
+    }
+}
+
+/// The result files a ResultWriter manifest lists: SUCCEEDED and FAILED (PENDING holds
+/// children that never ran, which the summary reports as deferred anyway).
+pub fn result_files(manifest: &Value) -> Vec<String> {
+    let files = &manifest["ResultFiles"];
+    ["SUCCEEDED", "FAILED"]
+        .iter()
+        .filter_map(|status| files.get(*status)?.as_array())
+        .flatten()
+        .filter_map(|file| file.get("Key")?.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Each child execution in a result file, by the account its input named: a SUCCEEDED
+/// child's output (the account's answer), or a FAILED one's `{"Error", "Cause"}`.
+pub fn child_results(file: &Value) -> Vec<(String, Value)> {
+    let children = file.as_array().map(Vec::as_slice).unwrap_or_default();
+    children
+        .iter()
+        .filter_map(|child| {
+            let input: Value = serde_json::from_str(child.get("Input")?.as_str()?).ok()?;
+            let account = input.get("account")?.as_str()?.to_owned();
+            let result = match child.get("Status").and_then(Value::as_str) {
+                Some("SUCCEEDED") => serde_json::from_str(child.get("Output")?.as_str()?).ok()?,
+                _ => serde_json::json!({
+                    "Error": child.get("Error").cloned().unwrap_or(Value::Null),
+                    "Cause": child.get("Cause").cloned().unwrap_or(Value::Null),
+                }),
+            };
+            Some((account, result))
+        })
+        .collect()
 }
 
 /// A Step Functions error object's text: the Lambda error's message inside `Cause` when it

@@ -26,6 +26,10 @@ pub struct OrgSettings {
     pub failure_tolerance_percent: u32,
     /// The function's reserved concurrency, which the fan-out must leave room below.
     pub reserved_concurrency: Option<u32>,
+    /// SWEEP_BUCKET: where discovery writes the Map's items and the Map its results, so that
+    /// the execution's state holds pointers, not accounts (Step Functions carries 256 KiB).
+    /// Unset, the items travel inline.
+    pub sweep_bucket: Option<String>,
 }
 
 impl Default for OrgSettings {
@@ -39,6 +43,7 @@ impl Default for OrgSettings {
             map_max_concurrency: 10,
             failure_tolerance_percent: 10,
             reserved_concurrency: None,
+            sweep_bucket: None,
         }
     }
 }
@@ -88,6 +93,11 @@ pub(super) fn read_organization<F: Fn(&str) -> Option<String>>(
         map_max_concurrency: map_max_concurrency.unwrap_or(defaults.map_max_concurrency),
         failure_tolerance_percent: tolerance.unwrap_or(defaults.failure_tolerance_percent),
         reserved_concurrency: reserved,
+        sweep_bucket: env.matching(
+            "SWEEP_BUCKET",
+            is_bucket_name,
+            "an S3 bucket name: 3 to 63 of lower-case letters, digits, dots and hyphens",
+        )?,
     })
 }
 
@@ -129,6 +139,18 @@ fn read_scope<F: Fn(&str) -> Option<String>>(env: &Environment<F>) -> Result<Sco
         excluded_units,
         excluded_accounts,
     })
+}
+
+/// S3's bucket naming rules, as far as a name can be wrong in a setting: 3 to 63 of `a-z`,
+/// `0-9`, `.` and `-`, starting and ending with a letter or digit.
+fn is_bucket_name(name: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (3..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && edge(name.chars().next())
+        && edge(name.chars().last())
 }
 
 /// A comma-separated list, each entry trimmed and parsed; blanks between commas are skipped.

@@ -51,6 +51,7 @@ fn every_variable_is_read() {
         ("MAP_MAX_CONCURRENCY", "40"),
         ("FAILURE_TOLERANCE_PERCENT", "5"),
         ("RESERVED_CONCURRENCY", "50"),
+        ("SWEEP_BUCKET", "org-sweep-runs-210987654321"),
     ])
     .unwrap();
     assert_eq!(
@@ -96,6 +97,7 @@ fn every_variable_is_read() {
                 map_max_concurrency: 40,
                 failure_tolerance_percent: 5,
                 reserved_concurrency: Some(50),
+                sweep_bucket: Some("org-sweep-runs-210987654321".into()),
             },
         }
     );
@@ -159,6 +161,9 @@ fn each_invalid_value_is_rejected_with_the_variable_named() {
         ("FAILURE_TOLERANCE_PERCENT", "101"),
         ("FAILURE_TOLERANCE_PERCENT", "10%"),
         ("RESERVED_CONCURRENCY", "0"),
+        ("SWEEP_BUCKET", "Org_Sweep"),
+        ("SWEEP_BUCKET", "s3://org-sweep"),
+        ("SWEEP_BUCKET", "-org-sweep"),
     ];
     for (variable, value) in cases {
         let error = settings_from(&[(variable, value)]).unwrap_err();

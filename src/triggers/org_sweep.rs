@@ -17,12 +17,19 @@ const STEP_KEY: &str = "remediator";
 /// A step of the organisation sweep.
 #[derive(Debug, Clone)]
 pub enum Step {
-    /// Which accounts to sweep, and each one's mode.
-    Discover,
+    /// Which accounts to sweep, and each one's mode; `execution` names the state machine's
+    /// execution, under which the items are written.
+    Discover { execution: Option<String> },
     /// Sweep exactly this account, in this mode (within its role's ceiling).
     SweepAccount { account: AccountId, mode: Mode },
     /// Total the run's results.
     Summarise(Box<SweepRun>),
+}
+
+#[derive(Deserialize)]
+struct DiscoverPayload {
+    #[serde(default)]
+    execution: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -41,7 +48,11 @@ struct SummarisePayload {
 pub fn classify_step(payload: &Value) -> Option<Result<Step, IntakeError>> {
     let step = payload.as_object()?.get(STEP_KEY)?;
     Some(match step.as_str() {
-        Some("discover-accounts") => Ok(Step::Discover),
+        Some("discover-accounts") => {
+            parse::<DiscoverPayload>(payload.clone(), "").map(|payload| Step::Discover {
+                execution: payload.execution,
+            })
+        }
         Some("sweep-account") => sweep_account(payload.clone()),
         Some("summarise-sweep") => parse::<SummarisePayload>(payload.clone(), "")
             .map(|payload| Step::Summarise(Box::new(payload.run))),

@@ -43,7 +43,7 @@ test that dies takes its emulator with it. Commands:
         protocol: IAM's XML (awsQuery: IAM, STS; code AccessDenied unless given), or the JSON
         protocols' {"__type": code, "message"} with the x-amzn-ErrorType header (awsJson:
         Config; REST-JSON: Security Hub, Access Analyzer; code AccessDeniedException unless
-        given).
+        given), or S3's XML <Error> (REST-XML: S3; code AccessDenied unless given).
     {"op": "contend", "actions"?: ["TagUser", "UntagUser"], "rate": 0.5, "seed"?: 1}
         from now on, `rate` of the requests of those actions are answered as IAM answers
         when another writer is changing the same user: HTTP 409 ConcurrentModification (IAM's
@@ -59,6 +59,10 @@ test that dies takes its emulator with it. Commands:
         at the server, so a test can prove what the function did and did not call. A
         REST-JSON call (Security Hub, Access Analyzer) counts under its operation's name, as
         its botocore model gives it for the request's method and path (BatchUpdateFindings).
+        An S3 call counts under its operation's name, read from its method, path and query
+        (CreateBucket, PutObject, GetObject, HeadObject, ListObjectsV2, DeleteObject, ...);
+        those moto's state machine engine makes itself (its ItemReader's GetObject, its
+        ResultWriter's PutObject) count apart, as "states:GetObject" and "states:PutObject".
     {"op": "config_rule", "name", "managed"?: true, "maxAccessKeyAge"?, "account"?}
         a Config rule for DescribeConfigRules: the AWS-managed ACCESS_KEYS_ROTATED named `name`
         (InputParameters {"maxAccessKeyAge": "90"} unless given), or with "managed": false a
@@ -112,6 +116,13 @@ test that dies takes its emulator with it. Commands:
         {"rootId", "units": {name: id}, "accounts": {name: id}} for the whole organisation.
     {"op": "org_tag", "id", "tags": {k: v}}
         tags a root, unit or account, as TagResource does (uncounted).
+    {"op": "s3_bucket", "name", "account"?, "region"?: "us-east-1"}
+        an S3 bucket in moto's S3, as CreateBucket makes it (uncounted); answers {"bucket"}.
+        Any client reaches it path-style (http://127.0.0.1:PORT/BUCKET/KEY, as the Rust SDK
+        does with force_path_style) through the emulator's own port.
+    {"op": "s3_objects", "bucket", "prefix"?: ""}
+        answers {"objects": {key: the object parsed as JSON, or its text}}: every object of
+        the bucket under the prefix, read in-process (uncounted).
     {"op": "deny_assume_role", "account"}
         from now on, every STS AssumeRole into that account answers HTTP 403 AccessDenied in
         STS's XML error shape (still counted in `calls`).
@@ -138,11 +149,15 @@ test that dies takes its emulator with it. Commands:
     {"op": "execution", "executionArn"}
         answers {"status", "output"? (parsed), "error"?, "cause"?}; poll until the status is
         not RUNNING.
+    A Distributed Map's ItemReader (arn:aws:states:::s3:getObject) reads from moto's S3 (the
+    s3_bucket above), and its ResultWriter (arn:aws:states:::s3:putObject) writes the manifest
+    and the SUCCEEDED_0.json / FAILED_0.json files there as AWS does (result_writer.py), also
+    when the Map Run fails on the tolerance.
     {"op": "reset"}
         an empty account again: moto's IAM, Config, Security Hub, SNS and SES, the analyzers
         and their findings, the call counts, and the recorded key writes and finding updates;
-        also the organisation, the AssumeRole denials, the latency, the state machines, the
-        invocations and the concurrency limit.
+        also the organisation, the AssumeRole denials, the latency, S3 (every bucket and
+        object), the state machines, the invocations and the concurrency limit.
     {"op": "shutdown"}
 
 Everything else goes through moto's normal HTTP API, exactly as AWS would be called. Where
@@ -171,8 +186,8 @@ directory: its findings are imported], "analyzers": [analyzer's fields], "analyz
 of an "accessKeyId"].
 
 --step-functions turns on moto's execution of state machines, which calls Lambda back at this
-emulator; its DISTRIBUTED Map is patched to honour the failure tolerance (step_functions.py). It
-prints nothing more before READY.
+emulator; its DISTRIBUTED Map is patched to honour the failure tolerance (step_functions.py) and
+to write the ResultWriter's result files (result_writer.py). It prints nothing more before READY.
 
 moto serves one request at a time, as each IAM call is atomic (the GIL nearly serialized them
 anyway): a recorded write and the state it saw cannot be separated by another request.
@@ -200,6 +215,7 @@ import lambda_invoke
 import notices
 import organizations
 import rest_json
+import s3
 import step_functions
 import trigger_services
 from trigger_services import FINDINGS
@@ -284,6 +300,7 @@ class CallCounter:
             self.contention = None
             self.contended.clear()
             organizations.reset()
+            s3.reset()
             self.latency_ms = self.default_latency_ms
             if self.lambda_service is not None:
                 self.lambda_service.reset()
@@ -315,16 +332,18 @@ class CallCounter:
         with self.lock:
             self.faults[action] = [times, status, code]
 
-    def injected_fault(self, action, json_protocol, start_response):
+    def injected_fault(self, action, protocol, start_response):
         with self.lock:
             fault = self.faults.get(action)
             if not fault or fault[0] <= 0:
                 return None
             fault[0] -= 1
             _, status, code = fault
-        if json_protocol:
+        if protocol == "json":
             return rest_json.error(start_response, status, code or "AccessDeniedException",
                                    "injected by the emulator")
+        if protocol == "s3":
+            return s3.error(start_response, status, code or "AccessDenied", "injected by the emulator")
         return iam_error(start_response, status, code or "AccessDenied", "injected by the emulator")
 
     def __call__(self, environ, start_response):
@@ -337,8 +356,11 @@ class CallCounter:
             time.sleep(self.latency_ms / 1000)  # outside the lock: concurrent callers wait together
         action, query, body, rest = None, {}, b"", None
         target = environ.get("HTTP_X_AMZ_TARGET")
+        s3_action = s3.operation(environ)
         if target:
             action = target.rsplit(".", 1)[-1]
+        elif s3_action:
+            action = s3_action  # S3 is REST-XML: its body is the object, never the action
         else:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length) if length else b""
@@ -351,7 +373,8 @@ class CallCounter:
         if action:
             with self.lock:
                 self.calls[action] += 1
-            fault = self.injected_fault(action, bool(target or rest), start_response)
+            protocol = "s3" if s3_action else ("json" if target or rest else "query")
+            fault = self.injected_fault(action, protocol, start_response)
             if fault is None:
                 fault = self.concurrent_modification(action, start_response)
             if fault is None and organizations.denies(action, query):
@@ -691,6 +714,8 @@ def handle(command):
         return notices.handle(op, command)
     if op in ("organization", "org_tag", "deny_assume_role"):
         return organizations.handle(op, command)
+    if op in s3.OPS:
+        return s3.handle(op, command)
     if op == "latency":
         COUNTER.latency_ms = max(0, int(command["ms"]))
         return {}

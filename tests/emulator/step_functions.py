@@ -11,13 +11,22 @@ ToleratedFailurePercentage(Path) percent of all items, or number more than
 ToleratedFailureCount(Path); no item is started after that, and items already in flight
 finish first. A tolerance of 0 (moto's value for an absent field) tolerates no failure, as
 AWS's default does; with a percentage set and no count, only the percentage applies.
+
+Each item's child execution is recorded as it closes (its input after the ItemSelector, its
+output or error, its times), for the ResultWriter's files (result_writer.py), which moto also
+lacks. moto's ItemReader (arn:aws:states:::s3:getObject, JSON, CSV) reads from moto's S3 as it
+is: the engine's S3 requests reach this emulator's port like its Lambda ones. When S3 refuses
+the read (no such key or bucket, access denied), moto fails the state with States.Runtime;
+patched to fail it with States.ItemReaderFailed and S3's message as the cause, as AWS does.
 """
 
+import copy
 import json
 import logging
 import os
 import uuid
 
+from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.config import default_user_config
 from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
@@ -29,6 +38,9 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
+    resource_eval_s3 as item_reader_s3,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
     distributed_iteration_component as distributed,
 )
@@ -39,7 +51,14 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.job 
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.max_concurrency import (
     DEFAULT_MAX_CONCURRENCY_VALUE,
 )
-from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramStopped
+from moto.stepfunctions.parser.asl.eval.program_state import (
+    ProgramEnded,
+    ProgramError,
+    ProgramStopped,
+    ProgramTimedOut,
+)
+
+import result_writer
 
 REGION = "us-east-1"
 ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/org-sweep-state-machine"
@@ -52,6 +71,9 @@ def enable(port):
     os.environ["MOTO_PORT"] = str(port)
     distributed.DistributedIterationComponent._map_run = tolerant_map_run
     worker.DistributedItemProcessorWorker._eval_job = eval_job_noting_failure
+    worker.DistributedItemProcessorWorker._eval_input = eval_input_noting_it
+    item_reader_s3.ResourceEvalS3._handle_get_object = staticmethod(get_items_failing_as_aws)
+    result_writer.enable()
     # moto logs every failed Task (an account that failed, a throttled Invoke) with the repr of
     # the whole state tree, and warns that the tolerance has no effect, which the patch undoes.
     # The execution's own error and cause say what a test needs.
@@ -102,8 +124,10 @@ class TolerantJobPool(JobPool):
     """moto's job pool, which also stops handing out items once the failures exceed the
     tolerance, and then counts the run as over once every item started has closed."""
 
-    def __init__(self, job_program, job_inputs, tolerated_count, tolerated_percentage):
+    def __init__(self, job_program, job_inputs, tolerated_count, tolerated_percentage, map_run_record):
         super().__init__(job_program=job_program, job_inputs=job_inputs)
+        self.map_run_record = map_run_record
+        map_run_record.children = []  # (item index, child execution), for the ResultWriter
         self.tolerated_count = tolerated_count or 0
         self.tolerated_percentage = tolerated_percentage or 0.0
         self.started = 0
@@ -117,8 +141,10 @@ class TolerantJobPool(JobPool):
             self.started += 1
             return self._open_jobs.pop()
 
-    def note_outcome(self, failed):
+    def note_outcome(self, failed, child=None):
         with self._mutex:
+            if child is not None:
+                self.map_run_record.children.append(child)
             if not failed:
                 return
             self.failed += 1
@@ -128,7 +154,7 @@ class TolerantJobPool(JobPool):
             )
             no_tolerance = self.tolerated_count <= 0 and self.tolerated_percentage <= 0
             if by_count or by_percentage or no_tolerance:
-                self.exceeded = True
+                self.exceeded = self.map_run_record.exceeded = True
 
     def _is_terminated(self):
         if self.exceeded and len(self._closed_jobs) >= self.started:
@@ -136,12 +162,55 @@ class TolerantJobPool(JobPool):
         return super()._is_terminated()
 
 
+def eval_input_noting_it(self, env_frame):
+    """moto's worker input step (the ItemSelector), keeping the child execution's input."""
+    ORIGINAL_EVAL_INPUT(self, env_frame)
+    self.child_input = copy.deepcopy(env_frame.states.get_input())
+
+
 def eval_job_noting_failure(self, env, job):
-    """moto's worker step, then tells the pool whether the item failed (or timed out)."""
+    """moto's worker step, then tells the pool whether the item failed (or timed out), with
+    the child execution as the ResultWriter lists it."""
+    started = result_writer.now()
+    self.child_input = job.job_input
     ORIGINAL_EVAL_JOB(self, env, job)
     note = getattr(self._job_pool, "note_outcome", None)
-    if note is not None:
-        note(not isinstance(env.program_state(), (ProgramEnded, ProgramStopped)))
+    if note is None:
+        return
+    state = env.program_state()
+    failed = not isinstance(state, (ProgramEnded, ProgramStopped))
+    note(failed, child_execution(self, job, state, started))
+
+
+def child_execution(worker_, job, state, started):
+    record = worker_._map_run_record
+    if isinstance(state, ProgramEnded):
+        return result_writer.child(record, job.job_index, worker_.child_input, started, "SUCCEEDED",
+                                   output=job.job_output)
+    if isinstance(state, ProgramTimedOut):
+        return result_writer.child(record, job.job_index, worker_.child_input, started, "TIMED_OUT",
+                                   error="States.Timeout", cause="")
+    details = (state.error or {}) if isinstance(state, ProgramError) else {}
+    status = "ABORTED" if isinstance(state, ProgramStopped) else "FAILED"
+    return result_writer.child(record, job.job_index, worker_.child_input, started, status,
+                               error=details.get("error"), cause=details.get("cause"))
+
+
+def get_items_failing_as_aws(env, resource_runtime_part, state_credentials):
+    """moto's ItemReader GetObject; an S3 error fails the state with States.ItemReaderFailed."""
+    try:
+        ORIGINAL_GET_ITEMS(env, resource_runtime_part, state_credentials)
+    except ClientError as error:
+        name = StatesErrorNameType.StatesItemReaderFailed
+        raise FailureEventException(
+            failure_event=FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=name),
+                event_type=HistoryEventType.MapRunFailed,
+                event_details={"executionFailedEventDetails": ExecutionFailedEventDetails(
+                    error=name.to_name(), cause=error.response.get("Error", {}).get("Message") or str(error))},
+            )
+        ) from error
 
 
 def tolerant_map_run(self, env, eval_input):
@@ -153,6 +222,7 @@ def tolerant_map_run(self, env, eval_input):
         input_items,
         eval_input.tolerated_failure_count,
         eval_input.tolerated_failure_percentage,
+        eval_input.map_run_record,
     )
     max_concurrency = eval_input.map_run_record.max_concurrency
     workers = len(input_items) if max_concurrency == DEFAULT_MAX_CONCURRENCY_VALUE else max_concurrency
@@ -178,3 +248,5 @@ def tolerant_map_run(self, env, eval_input):
 
 
 ORIGINAL_EVAL_JOB = worker.DistributedItemProcessorWorker._eval_job
+ORIGINAL_EVAL_INPUT = worker.DistributedItemProcessorWorker._eval_input
+ORIGINAL_GET_ITEMS = item_reader_s3.ResourceEvalS3._handle_get_object

@@ -25,6 +25,7 @@ mod org_sweep;
 mod organizations_adapter;
 mod plan;
 mod report_size;
+mod run_store_adapter;
 mod stack_policy;
 mod support;
 mod sweep;

@@ -12,6 +12,7 @@
 mod account_sweep;
 mod discovery;
 mod event_modes;
+mod run_files;
 mod summary;
 
 use std::collections::BTreeMap;

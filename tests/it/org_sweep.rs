@@ -22,6 +22,8 @@ use crate::support::lambda::PollingFunctions;
 
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:access-key-remediator";
 const MEMBER_ROLE: &str = "AccessKeyRemediatorMember";
+/// The stack's sweep bucket, for the definition's ResultWriter and the function's SWEEP_BUCKET.
+pub(crate) const SWEEP_BUCKET: &str = "org-sweep-test";
 
 /// An emulator with Step Functions, an organisation in it, and function processes.
 struct World {
@@ -41,8 +43,10 @@ struct Run {
 
 impl World {
     fn start() -> World {
+        let mut aws = Emulator::start_with(&["--step-functions"]);
+        aws.command(json!({"op": "s3_bucket", "name": SWEEP_BUCKET}));
         World {
-            aws: Emulator::start_with(&["--step-functions"]),
+            aws,
             functions: None,
             machines: 0,
         }
@@ -81,6 +85,7 @@ impl World {
             ("MEMBER_ROLE_NAME", MEMBER_ROLE),
             ("SWEEP_ORGANIZATION", "on"),
             ("ORG_MODE_TAGS", "on"),
+            ("SWEEP_BUCKET", SWEEP_BUCKET),
         ];
         all.extend_from_slice(settings);
         let endpoint = self.aws.endpoint.clone();
@@ -164,7 +169,7 @@ impl World {
 /// parses every field the template uses (the Path forms of the concurrency and the tolerance
 /// are what let it; see docs/design.md).
 fn machine() -> Value {
-    org_sweep_definition(FUNCTION_ARN)
+    org_sweep_definition(FUNCTION_ARN, SWEEP_BUCKET)
 }
 
 /// Accounts `first..first + count`, 12 digits each, under `unit`.

@@ -7,6 +7,7 @@
 mod dashboard;
 mod finding_grants;
 mod notice_grants;
+mod org_bucket;
 mod org_dashboard;
 mod org_stack;
 mod org_sweep;
@@ -69,7 +70,7 @@ const MODE_CONDITIONS: [&str; 2] = ["MayWriteKeys", "MayDeleteKeys"];
 
 /// Every action that changes something, anywhere in the stacks. A "*" resource on any of
 /// them fails the policy test.
-const WRITE_ACTIONS: [&str; 15] = [
+const WRITE_ACTIONS: [&str; 17] = [
     "iam:UpdateAccessKey",
     "iam:DeleteAccessKey",
     "iam:TagUser",
@@ -86,6 +87,9 @@ const WRITE_ACTIONS: [&str; 15] = [
     "lambda:InvokeFunction",
     "states:StartExecution",
     "states:StopExecution",
+    // Its run files in the sweep bucket (org_bucket).
+    "s3:PutObject",
+    "s3:AbortMultipartUpload",
 ];
 
 /// Reads scoped to one kind of resource of the account: its Config rules, its analyzers.
@@ -118,11 +122,13 @@ const ORGANIZATION_TREE_READS: [&str; 4] = [
 
 /// Reads scoped to the resources they read, outside the function's remediation calls: the
 /// mode tags on accounts, OUs and roots, a member role's own ceiling tag, and the state
-/// machine watching its own child executions.
-const OTHER_SCOPED_READS: [&str; 3] = [
+/// machine watching its own child executions, and the sweep bucket's run files.
+const OTHER_SCOPED_READS: [&str; 5] = [
     "organizations:ListTagsForResource",
     "iam:ListRoleTags",
     "states:DescribeExecution",
+    "s3:GetObject",
+    "s3:ListMultipartUploadParts",
 ];
 
 /// Step Functions' vended log delivery, which has no resource-level permissions: "*" only on
@@ -888,6 +894,10 @@ fn every_function_setting_is_set_from_a_template_parameter() {
                 matches!(topic, Some(("Ref", Value::String(r))) if r == "NotificationTopic"),
                 "{value:?}"
             );
+            continue;
+        }
+        // The sweep bucket is the stack's own, with SweepOrganization on (org_bucket).
+        if name == "SWEEP_BUCKET" {
             continue;
         }
         let parameter = match intrinsic(value) {

@@ -1,6 +1,7 @@
 //! An in-memory IAM account and Config inventory behind the same ports as the SDK adapters,
 //! for table tests of the pipeline and handler that need no emulator (and an organisation,
-//! `organization`, behind Organizations' port).
+//! `organization`, behind Organizations' port, and S3's sweep objects, `run_store`, behind
+//! `RunStore`).
 //!
 //! It answers as the SDK adapters answer over real IAM, not as an idealised store: a missing
 //! user or key is NoSuchEntity (a read answers `None`, a write counts as done), a TagUser past
@@ -18,6 +19,7 @@ mod faults;
 mod findings;
 mod inventory;
 mod organization;
+mod run_store;
 #[cfg(test)]
 mod tests;
 
@@ -32,6 +34,7 @@ pub use self::faults::{ErrorKind, FakeError, Fault};
 pub use self::findings::{FakeFindings, SentEmail};
 pub use self::inventory::FakeInventory;
 pub use self::organization::{FakeOrganization, ORGANIZATION_OPERATIONS};
+pub use self::run_store::{FakeRunStore, RUN_STORE_OPERATIONS};
 use crate::aws::api_calls::ApiCallCounter;
 use crate::domain::ids::{AccessKeyId, UserId};
 use crate::domain::user::{AccessKey, KeyStatus};

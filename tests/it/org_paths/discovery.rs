@@ -57,6 +57,7 @@ async fn the_whole_organisation_is_walked_from_its_root_breadth_first() {
         answer,
         json!({
             "accounts": accounts,
+            "planned": 5,
             "maxConcurrency": 10,
             "toleratedFailurePercentage": 10,
             "discovery": {

@@ -6,6 +6,7 @@
 use access_key_remediator::aws::fake::{ErrorKind, FakeIam, Fault};
 use access_key_remediator::domain::org::AccountState;
 use access_key_remediator::domain::policy::Mode;
+use access_key_remediator::settings::OrgSettings;
 use lambda_runtime::Diagnostic;
 use serde_json::{Value, json};
 
@@ -24,7 +25,7 @@ fn step_error(error: &Diagnostic) -> Value {
 /// PROD (tagged deactivate) with PROD_A and PROD_B, two over-age users and one past its grace
 /// period each; TEAM_A below it, whose credential report fails; DEV_A, whose role's ceiling is
 /// deactivate; HOME with no user; and a suspended account.
-fn organisation() -> Org {
+pub(super) fn organisation(change: impl FnOnce(&mut OrgSettings)) -> Org {
     let tree =
         tree()
             .with_tag(PROD, "deactivate")
@@ -37,7 +38,7 @@ fn organisation() -> Org {
         (DEV_A, Fakes::of(member_iam(Some("deactivate")))),
         (TEAM_A, Fakes::of(failing)),
     ];
-    let settings = org_settings(Mode::Delete, |_| {});
+    let settings = org_settings(Mode::Delete, change);
     Org::with_accounts(settings, tree, Fakes::default(), members)
 }
 
@@ -64,7 +65,7 @@ fn org_lines(org: &Org) -> Vec<Value> {
 
 #[tokio::test]
 async fn the_summary_totals_a_run_of_real_answers() {
-    let org = organisation();
+    let org = organisation(|_| {});
     let run = run_of(&org).await;
     let discovery_calls = run["discovery"]["calls"].as_u64().unwrap();
     let results = run["results"].as_array().unwrap();
@@ -129,7 +130,7 @@ async fn the_summary_totals_a_run_of_real_answers() {
 
 #[tokio::test]
 async fn a_run_the_tolerance_stopped_defers_every_account_it_has_no_result_for() {
-    let org = organisation();
+    let org = organisation(|_| {});
     let mut run = org.discover().await;
     run["stopped"] = json!({
         "Error": "States.ExceedToleratedFailureThreshold",
@@ -160,7 +161,7 @@ async fn a_run_the_tolerance_stopped_defers_every_account_it_has_no_result_for()
 
 #[tokio::test]
 async fn a_null_result_is_a_failed_account_whose_error_is_in_its_child_execution() {
-    let org = organisation();
+    let org = organisation(|_| {});
     let mut run = org.discover().await;
     let planned = run["accounts"].as_array().unwrap().len();
     let mut results = vec![Value::Null; planned];

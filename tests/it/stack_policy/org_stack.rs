@@ -1,7 +1,7 @@
 //! The stack around the organisation sweep: the schedule that starts the state machine or the
-//! function (never both), the roles (the machine's, the schedule's), the function's
-//! Organizations reads (read-only, only when needed), the member role's ceiling tag, the
-//! concurrency rule, the settings and the failed-executions alarm.
+//! function (never both), the roles (the machine's, the schedule's; the S3 grants are in
+//! `org_bucket`), the function's Organizations reads (read-only, only when needed), the member
+//! role's ceiling tag, the concurrency rule, the settings and the failed-executions alarm.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -139,6 +139,10 @@ fn the_machines_role_invokes_the_function_and_runs_only_its_own_child_executions
             continue;
         }
         for action in statement.actions {
+            // The run files in the sweep bucket: org_bucket.
+            if action.starts_with("s3:") {
+                continue;
+            }
             grants.insert(action, statement.resources.clone());
         }
     }

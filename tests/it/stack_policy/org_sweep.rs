@@ -1,6 +1,7 @@
 //! The organisation sweep's state machine in template.yaml: it exists only with
 //! SweepOrganization on, and its definition, as Step Functions gets it, is the one the
-//! function's payloads and docs/deploy.md expect (the stack around it: `org_stack`).
+//! function's payloads and docs/deploy.md expect, its items and results in the sweep bucket
+//! (the stack around it: `org_stack`; the bucket and who may use it: `org_bucket`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -15,10 +16,14 @@ use crate::support::python;
 const FUNCTION_ARN: &str =
     "arn:aws:lambda:eu-west-1:111111111111:function:remediator-RemediatorFunction-EXAMPLE";
 const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
+/// What the definition's `${SweepBucket}` stands for here.
+pub(super) const BUCKET: &str = "remediator-orgsweepbucket-example";
 pub(super) const MACHINE: &str = "OrgSweepStateMachine";
 /// Everything the stack creates for the organisation sweep, and only with it.
-const SWEEP_RESOURCES: [&str; 6] = [
+const SWEEP_RESOURCES: [&str; 8] = [
     MACHINE,
+    "OrgSweepBucket",
+    "OrgSweepBucketPolicy",
     "OrgSweepStateMachineRole",
     "OrgSweepLogGroup",
     "OrgSweepRule",
@@ -77,7 +82,7 @@ fn all_states(definition: &Json) -> BTreeMap<String, Json> {
 
 #[test]
 fn the_definition_is_json_with_the_contracts_states_in_order() {
-    let definition = org_sweep_definition(FUNCTION_ARN);
+    let definition = org_sweep_definition(FUNCTION_ARN, BUCKET);
     let text = definition.to_string();
     assert!(!text.contains("${"), "a substitution is left: {text}");
     assert_eq!(definition["StartAt"], "Discover");
@@ -102,12 +107,14 @@ fn the_definition_is_json_with_the_contracts_states_in_order() {
     let discover = &states["Discover"];
     assert_eq!(
         discover["Parameters"]["Payload"],
-        json!({"remediator": "discover-accounts"})
+        json!({"remediator": "discover-accounts", "execution.$": "$$.Execution.Name"})
     );
+    // Pointers and counts: the accounts themselves stay in the bucket.
     assert_eq!(
         discover["ResultSelector"],
         json!({
-            "accounts.$": "$.Payload.accounts",
+            "items.$": "$.Payload.items",
+            "planned.$": "$.Payload.planned",
             "maxConcurrency.$": "$.Payload.maxConcurrency",
             "toleratedFailurePercentage.$": "$.Payload.toleratedFailurePercentage",
             "discovery.$": "$.Payload.discovery",
@@ -139,14 +146,15 @@ fn the_definition_is_json_with_the_contracts_states_in_order() {
 
 #[test]
 fn the_map_is_distributed_takes_its_numbers_from_discovery_and_is_caught_to_summarise() {
-    let definition = org_sweep_definition(FUNCTION_ARN);
+    let definition = org_sweep_definition(FUNCTION_ARN, BUCKET);
     let map = &definition["States"]["SweepAccounts"];
     assert_eq!(map["Type"], "Map");
     assert_eq!(
         map["ItemProcessor"]["ProcessorConfig"],
         json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"})
     );
-    assert_eq!(map["ItemsPath"], "$.accounts");
+    // The items and the results are in S3 (the shape: the_map_reads_its_items_…).
+    assert!(map.get("ItemsPath").is_none(), "{map}");
     // The Path forms: the numbers come from the discovery answer, as JSON numbers.
     assert_eq!(map["MaxConcurrencyPath"], "$.maxConcurrency");
     assert_eq!(
@@ -184,8 +192,41 @@ fn the_map_is_distributed_takes_its_numbers_from_discovery_and_is_caught_to_summ
 }
 
 #[test]
+fn the_map_reads_its_items_from_discoverys_file_and_writes_its_results_to_the_bucket() {
+    let definition = org_sweep_definition(FUNCTION_ARN, BUCKET);
+    let map = &definition["States"]["SweepAccounts"];
+    // One JSON array, at the bucket and key discovery answered (its ResultSelector's items).
+    assert_eq!(
+        map["ItemReader"],
+        json!({
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSON"},
+            "Parameters": {"Bucket.$": "$.items.bucket", "Key.$": "$.items.key"},
+        })
+    );
+    assert_eq!(
+        definition["States"]["Discover"]["ResultSelector"]["items.$"],
+        "$.Payload.items"
+    );
+    // Into the stack's own bucket, under the function's prefix, so the summary may read them.
+    assert_eq!(
+        map["ResultWriter"],
+        json!({
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": BUCKET, "Prefix": "org-sweep/results"},
+        })
+    );
+    // The Map's output is then the manifest's location, which Summarise gets in `run`.
+    assert_eq!(map["ResultPath"], "$.results");
+    assert_eq!(
+        definition["States"]["Summarise"]["Parameters"]["Payload"]["run.$"],
+        "$"
+    );
+}
+
+#[test]
 fn every_task_invokes_the_function_and_retries_lambdas_errors_never_the_functions() {
-    let definition = org_sweep_definition(FUNCTION_ARN);
+    let definition = org_sweep_definition(FUNCTION_ARN, BUCKET);
     let tasks: Vec<(String, Json)> = all_states(&definition)
         .into_iter()
         .filter(|(_, state)| state["Type"] == "Task")
@@ -233,7 +274,7 @@ fn the_definition_passes_cfn_lint_as_a_plain_state_machine() {
             "Type": "AWS::StepFunctions::StateMachine",
             "Properties": {
                 "RoleArn": "arn:aws:iam::111111111111:role/org-sweep",
-                "Definition": org_sweep_definition(FUNCTION_ARN),
+                "Definition": org_sweep_definition(FUNCTION_ARN, BUCKET),
             },
         }},
     });

@@ -528,8 +528,9 @@ pub fn run_filter(command: &str, request: &Json) -> Json {
 
 /// The organisation sweep's state machine definition (template.yaml's `OrgSweepStateMachine`,
 /// with SweepOrganization=on) as Step Functions gets it: its DefinitionSubstitutions applied,
-/// the function's ARN `function_arn` and the partition taken from it.
-pub fn org_sweep_definition(function_arn: &str) -> Json {
+/// the function's ARN `function_arn` and the partition taken from it, and `bucket` for the
+/// stack's sweep bucket.
+pub fn org_sweep_definition(function_arn: &str, bucket: &str) -> Json {
     let template = Template::load("template.yaml");
     let deployment = template.deploy(&[("SweepOrganization", "on")]);
     let (_, machine) = deployment
@@ -547,6 +548,7 @@ pub fn org_sweep_definition(function_arn: &str) -> Json {
         let given = match arn_text(value).as_str() {
             "!GetAtt RemediatorFunction.Arn" => function_arn,
             "!Ref AWS::Partition" => partition,
+            "!Ref OrgSweepBucket" => bucket,
             other => panic!("template.yaml: no test value for the substitution {other}"),
         };
         values.insert(format!("${{{}}}", name.as_str().unwrap()), given.to_owned());
