@@ -3,15 +3,14 @@
 
 use std::time::Instant;
 
-use super::org_mode::AccountMode;
+use super::org_mode::lowered_by_ceiling;
 use super::outcome::{Outcome, RemediationError};
 use super::remediator::Remediator;
 use super::snapshot::Budget;
-use super::sweep::with_mode_warnings;
 use crate::aws::accounts::HomeAccount;
 use crate::aws::{Config, Findings, Iam};
 use crate::domain::ids::AccountId;
-use crate::domain::org::{ModeSource, within_ceiling};
+use crate::domain::org::within_ceiling;
 use crate::domain::policy::{Mode, Policy};
 
 impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
@@ -44,15 +43,13 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
             ..self.settings.policy.clone()
         };
         let budget = Budget::new(policy.max_actions_per_invocation);
-        let outcome = self
+        let mut outcome = self
             .sweep(&at, Some(account.clone()), deadline, (&policy, &budget))
             .await?;
-        let noted = AccountMode {
-            mode,
-            source: ModeSource::Default,
-            asked,
-        };
-        let mut outcome = with_mode_warnings(outcome, account, Some(&noted));
+        if let Some(asked) = asked {
+            let warning = lowered_by_ceiling(account, asked, mode);
+            outcome.report.warnings.push(warning);
+        }
         outcome.report.api_calls = self.api_calls.since(&calls_before);
         Ok((outcome, asked))
     }

@@ -60,10 +60,9 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
         let mut report = DiscoveryReport::default();
         let plan = if settings.sweep_organization {
             report.source = "organizations";
-            let walked = self
-                .walk(&settings.scope)
-                .await
-                .map_err(RemediationError::Discovery)?;
+            let organization = self.organization()?.as_ref();
+            let walked = self.walk(organization, &settings.scope).await;
+            let walked = walked.map_err(RemediationError::Discovery)?;
             report.discovered = walked.found.len();
             report.excluded_units = walked.excluded_units;
             let default = self.settings.policy.mode;
@@ -178,8 +177,11 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
 
     /// Walks the scope's units breadth first: each unit's accounts and child units, and the
     /// mode tags of the units and of the accounts that will be planned.
-    async fn walk(&self, scope: &Scope) -> Result<Walked, AwsError> {
-        let organization = self.organization().map_err(no_organization)?.as_ref();
+    async fn walk(
+        &self,
+        organization: &dyn OrganizationTree,
+        scope: &Scope,
+    ) -> Result<Walked, AwsError> {
         let tagged = self.settings.organization.mode_tags;
         let mut walked = Walked {
             found: Vec::new(),
@@ -313,14 +315,5 @@ fn item(planned: &PlannedAccount) -> SweepItem {
     SweepItem {
         account: planned.account.to_string(),
         mode: planned.mode.as_str().to_owned(),
-    }
-}
-
-/// Discovery without an Organizations client is a configuration error, reported as the walk's.
-fn no_organization(error: RemediationError) -> AwsError {
-    AwsError {
-        service: "Organizations",
-        operation: "ListRoots",
-        source: Box::new(error),
     }
 }

@@ -2,7 +2,10 @@
 //! user), `snapshot` (read one user whole, and decide), `apply` (verdicts to IAM writes), and
 //! the ways in: `event` (one user), before which `rule` (is the Config rule ours?) or
 //! `unused_key` (which key the Access Analyzer finding names) and after which `security_hub`
-//! (close the finding), and `sweep` (every nominee of one or more accounts).
+//! (close the finding), and `sweep` (every nominee of one or more accounts). The organisation
+//! sweep's steps: `discover` (which accounts, in which mode), `account_sweep` (one of them) and
+//! `org_summary` (the totals); `org_mode` gives each account its mode from its Organizations
+//! tags and role ceiling, kept in a `ttl_cache`.
 //! Every stage returns what it did and what failed as data (`outcome`); none imports the
 //! handler above it.
 

@@ -40,16 +40,20 @@ impl AccountMode {
             ));
         }
         if let Some(asked) = self.asked {
-            warnings.push(format!(
-                "account {account}: the tags ask for {}, but its role permits at most {}; it runs \
-                 in {}",
-                asked.as_str(),
-                self.mode.as_str(),
-                self.mode.as_str()
-            ));
+            warnings.push(lowered_by_ceiling(account, asked, self.mode));
         }
         warnings
     }
+}
+
+/// The warning for an account whose role's ceiling lowered the mode it was asked to run in.
+pub(super) fn lowered_by_ceiling(account: &AccountId, asked: Mode, ceiling: Mode) -> String {
+    format!(
+        "account {account}: the tags ask for {}, but its role permits at most {}; it runs in {}",
+        asked.as_str(),
+        ceiling.as_str(),
+        ceiling.as_str()
+    )
 }
 
 impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {

@@ -19,12 +19,9 @@ impl<I: Iam, C: Config, F: Findings> Remediator<I, C, F> {
             Some(items) => parsed(self.read(items).await?, "item list")?,
             None => run.accounts.clone(),
         };
-        let results: Vec<Option<Value>> = match run.written_results() {
+        let results = match run.written_results() {
             Some(manifest) => self.written(&manifest, &accounts).await?,
-            None => match run.results.as_ref().and_then(Value::as_array) {
-                Some(inline) => inline.iter().cloned().map(Some).collect(),
-                None => Vec::new(),
-            },
+            None => run.inline_results(),
         };
         Ok(OrgSummary::tally(run, &accounts, &results))
     }

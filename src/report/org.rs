@@ -170,13 +170,9 @@ pub struct OrgSummary {
 }
 
 impl OrgSummary {
-    /// Totals over an inline run's results.
+    /// Totals over a run whose items and results are inline.
     pub fn of(run: &SweepRun) -> OrgSummary {
-        let results: Vec<Option<Value>> = match run.results.as_ref().and_then(Value::as_array) {
-            Some(results) => results.iter().cloned().map(Some).collect(),
-            None => Vec::new(),
-        };
-        OrgSummary::tally(run, &run.accounts, &results)
+        OrgSummary::tally(run, &run.accounts, &run.inline_results())
     }
 
     /// Totals over `results`, aligned with `accounts` (`None` or missing: no result, so the
@@ -278,6 +274,14 @@ impl OrgSummary {
 }
 
 impl SweepRun {
+    /// The results that travelled inline, one per inline item; none when a ResultWriter took
+    /// them, or the Map failed.
+    pub fn inline_results(&self) -> Vec<Option<Value>> {
+        let results = self.results.as_ref().and_then(Value::as_array);
+        let results = results.map(Vec::as_slice).unwrap_or_default();
+        results.iter().cloned().map(Some).collect()
+    }
+
     /// Where a ResultWriter put the manifest of the Map's results, if it did.
     pub fn written_results(&self) -> Option<ObjectRef> {
         let details = self.results.as_ref()?.get("ResultWriterDetails")?;
