@@ -2,6 +2,7 @@
 //! CloudWatch Embedded Metric Format lines that CloudWatch Logs turns into metrics with no API
 //! call from the function.
 
+use serde_json::{Value, json};
 use tracing::info;
 
 use super::{Action, Report};
@@ -18,6 +19,26 @@ pub const NO_TAG_SLOT_METRIC: &str = "no-tag-slot";
 pub const NOTICES_SENT_METRIC: &str = "notices-sent";
 pub const NOTICES_FAILED_METRIC: &str = "notices-failed";
 
+/// An Embedded Metric Format document with its `_aws` directive: count metrics `names` in the
+/// function's namespace, dimensioned by `dimensions`. The caller sets each dimension's and
+/// metric's value.
+pub(super) fn emf_document(timestamp_ms: u64, dimensions: &[&str], names: &[&str]) -> Value {
+    let metrics: Vec<Value> = names
+        .iter()
+        .map(|name| json!({ "Name": name, "Unit": "Count" }))
+        .collect();
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": METRIC_NAMESPACE,
+                "Dimensions": [dimensions],
+                "Metrics": metrics,
+            }],
+        },
+    })
+}
+
 impl Report {
     /// The CloudWatch Embedded Metric Format lines for this report: one per account acted
     /// in, each counting every action, dimensioned by account and trigger. CloudWatch Logs
@@ -31,28 +52,22 @@ impl Report {
                 .collect();
         }
         let names = self.summary.0.keys().map(|action| action.as_str());
-        let metrics: Vec<serde_json::Value> = names
+        let names: Vec<&str> = names
             .chain([
                 NO_TAG_SLOT_METRIC,
                 NOTICES_SENT_METRIC,
                 NOTICES_FAILED_METRIC,
             ])
-            .map(|name| serde_json::json!({ "Name": name, "Unit": "Count" }))
             .collect();
-        let mut line = serde_json::json!({
-            "_aws": {
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": METRIC_NAMESPACE,
-                    "Dimensions": [["Account", "Trigger"]],
-                    "Metrics": metrics,
-                }],
-            },
-            "Account": self.account.as_ref().map_or("unknown", AccountId::as_str),
-            "Trigger": self.trigger.as_str(),
-            "Mode": self.mode.as_str(),
-            "Outcome": self.outcome.as_str(),
-        });
+        let mut line = emf_document(timestamp_ms, &["Account", "Trigger"], &names);
+        line["Account"] = self
+            .account
+            .as_ref()
+            .map_or("unknown", AccountId::as_str)
+            .into();
+        line["Trigger"] = self.trigger.as_str().into();
+        line["Mode"] = self.mode.as_str().into();
+        line["Outcome"] = self.outcome.as_str().into();
         for (action, count) in &self.summary.0 {
             line[action.as_str()] = (*count).into();
         }

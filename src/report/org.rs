@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{METRIC_NAMESPACE, Report};
+use super::Report;
+use super::metrics::emf_document;
 use crate::domain::org::{SkippedAccount, UnitId};
 
 /// The `Trigger` dimension of the org-level metric line.
@@ -250,22 +251,9 @@ impl OrgSummary {
             self.failed.len() as u64,
             self.deferred.len() as u64,
         ];
-        let metrics: Vec<Value> = ORG_METRICS
-            .iter()
-            .map(|name| serde_json::json!({ "Name": name, "Unit": "Count" }))
-            .collect();
-        let mut line = serde_json::json!({
-            "_aws": {
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": METRIC_NAMESPACE,
-                    "Dimensions": [["Trigger"]],
-                    "Metrics": metrics,
-                }],
-            },
-            "Trigger": ORG_SWEEP_TRIGGER,
-            "Stopped": self.stopped,
-        });
+        let mut line = emf_document(timestamp_ms, &["Trigger"], &ORG_METRICS);
+        line["Trigger"] = ORG_SWEEP_TRIGGER.into();
+        line["Stopped"] = self.stopped.into();
         for (name, count) in ORG_METRICS.iter().zip(counts) {
             line[*name] = count.into();
         }

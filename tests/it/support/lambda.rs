@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use super::Controlled;
 
 pub struct FunctionProcesses {
+    // Declared first, so dropped first: the processes go before their runtime API.
+    functions: PollingFunctions,
     runtime: Controlled,
-    processes: Vec<Child>,
-    pub logs: Vec<PathBuf>,
     /// How far apart the last `invoke_at_once` handed out its events, in milliseconds.
     pub last_release_spread_ms: f64,
 }
@@ -51,9 +51,8 @@ impl FunctionProcesses {
             .map(|(n, api)| spawn_function((api, endpoint), &[], (test_name, n)))
             .unzip();
         FunctionProcesses {
+            functions: PollingFunctions { processes, logs },
             runtime,
-            processes,
-            logs,
             last_release_spread_ms: 0.0,
         }
     }
@@ -83,7 +82,7 @@ impl FunctionProcesses {
 
     /// Invokes process `n` alone and waits for its answer.
     pub fn invoke_one(&mut self, n: usize, payload: Value) -> Answer {
-        let mut payloads = vec![None; self.processes.len()];
+        let mut payloads = vec![None; self.functions.processes.len()];
         payloads[n] = Some(payload);
         self.invoke_at_once(&payloads)
             .swap_remove(n)
@@ -93,7 +92,8 @@ impl FunctionProcesses {
 
 /// Processes of the function binary that all poll one Lambda Runtime API (the emulator's, with
 /// --step-functions), as Lambda's execution environments take invocations from one function's
-/// queue: each takes the next invocation when it is free. Killed when dropped.
+/// queue: each takes the next invocation when it is free. Killed when dropped; their logs are
+/// kept only when the test fails, to find out why.
 pub struct PollingFunctions {
     processes: Vec<Child>,
     pub logs: Vec<PathBuf>,
@@ -170,19 +170,4 @@ fn function_environment<'a>(runtime_api: &'a str, endpoint: &'a str) -> [(&'a st
         ("AWS_MAX_ATTEMPTS", "8"),
         ("REMEDIATION_MODE", "delete"),
     ]
-}
-
-impl Drop for FunctionProcesses {
-    fn drop(&mut self) {
-        for process in &mut self.processes {
-            let _ = process.kill();
-            let _ = process.wait();
-        }
-        // The logs are for finding out why a test failed.
-        if !std::thread::panicking() {
-            for log in &self.logs {
-                let _ = std::fs::remove_file(log);
-            }
-        }
-    }
 }
